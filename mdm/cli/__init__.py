@@ -40,7 +40,7 @@ def main(verbose: bool) -> None:
 
 def _register() -> None:
     # Subcommand modules register themselves on ``main`` when imported.
-    from . import db_commands  # noqa: F401
+    from . import db_commands, pull_commands  # noqa: F401
 
 
 _register()

@@ -1,0 +1,74 @@
+"""FHIR Bulk Data NDJSON file of Patients ("fhir-ndjson"), one resource per line.
+
+Options: ``path`` (required), ``encoding`` (utf-8), ``fallback_encoding``.
+A full export. A line that is not JSON, not a Patient or has no id becomes a
+:class:`RejectedRow` ``"<file>:<line>"``. A Patient id occurring on several
+lines: the last line wins, the earlier ones are rejected as duplicates.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+from mdm._typing import RejectedRow, SourceRecordIn
+
+from ._csv import TextFile
+from .base import Connector, WatermarkTracker
+from .fhir import MalformedResource, check_patient, patient_records
+
+
+def _parse(text: str) -> tuple[Any, str | None]:
+    """(resource, None) or (None, reason)."""
+    try:
+        resource = json.loads(text)
+    except ValueError as exc:
+        return None, f"invalid JSON: {exc}"
+    try:
+        check_patient(resource)
+    except MalformedResource as exc:
+        return None, str(exc)
+    return resource, None
+
+
+class FhirNdjsonConnector(Connector):
+    """Patients from an NDJSON bulk export."""
+
+    kind = "fhir-ndjson"
+    full_export = True
+
+    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | RejectedRow]:
+        path = self.path_option()
+        text = TextFile(path.name, lambda: path.open("rb"), self.options, self.error, self.warn)
+
+        def last_lines(lines: Iterator[tuple[int, str]]) -> dict[str, int]:
+            keep: dict[str, int] = {}
+            for number, line in lines:
+                if line.strip():
+                    resource, reason = _parse(line)
+                    if reason is None:
+                        keep[resource["id"].strip()] = number  # later lines overwrite: the last wins
+            return keep
+
+        keep = text.scan(last_lines)
+        tracker = WatermarkTracker(watermark)
+        for number, line in text.checked_lines():
+            if not line.strip():
+                continue
+            ref, raw = f"{path.name}:{number}", line.rstrip("\r\n")
+            resource, reason = _parse(line)
+            if reason is not None:
+                yield RejectedRow(row_ref=ref, reason=reason, raw=raw)
+                continue
+            pid = resource["id"].strip()
+            if keep.get(pid, number) != number:
+                yield RejectedRow(row_ref=ref, reason=f"duplicate source id {pid} (kept row {keep[pid]})",
+                                  raw=raw)
+                continue
+            try:
+                records = patient_records(resource, ref)
+            except MalformedResource as exc:
+                yield RejectedRow(row_ref=ref, reason=str(exc), raw=raw)
+                continue
+            tracker.see(records[0].updated_at)
+            yield from records
+        self.new_watermark = tracker.result()

@@ -1,0 +1,72 @@
+"""Föli travel-card registry CSV ("foli-csv").
+
+Options: ``path`` (required), ``encoding`` (utf-8), ``fallback_encoding``,
+``delimiter`` (","). A full export. ``card_number`` is both the source id and a
+``transit_card`` identifier whose status follows the card: ``active`` stays
+active; ``lost``/``closed`` keep that status with ``valid_to`` = the date of
+``updated_at`` (the registry's last change, normally when the card was closed).
+``valid_from`` is ``issued_on``. An unknown status makes the card "inactive"
+(the raw status stays in the attributes).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from mdm._typing import AddressIn, IdentifierIn, NameIn, RejectedRow, SourceRecordIn
+
+from ._csv import CsvFile, CsvRow
+from .base import Connector, WatermarkTracker, add_identifier, parse_date, parse_datetime
+
+REQUIRED = ("card_number", "holder_first_names", "holder_last_name", "status")
+
+
+class FoliCsvConnector(Connector):
+    """Travel cards and their holders; one record per card."""
+
+    kind = "foli-csv"
+    full_export = True
+
+    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | RejectedRow]:
+        path = self.path_option()
+        csv_file = CsvFile(path.name, lambda: path.open("rb"), self.options, required=REQUIRED,
+                           id_column="card_number", make_error=self.error, warn=self.warn)
+        tracker = WatermarkTracker(watermark)
+        for item in csv_file.rows():
+            if isinstance(item, RejectedRow):
+                yield item
+                continue
+            record = self.to_record(item)
+            tracker.see(record.updated_at)
+            yield record
+        self.new_watermark = tracker.result()
+
+    @staticmethod
+    def to_record(row: CsvRow) -> SourceRecordIn:
+        get = row.get
+        card = get("card_number") or ""
+        updated = parse_datetime(get("updated_at"))
+        status_raw = (get("status") or "").lower()
+        status = status_raw if status_raw in ("active", "lost", "closed") else "inactive"
+        identifiers: list[IdentifierIn] = []
+        add_identifier(identifiers, "transit_card", card, status=status,
+                       valid_from=parse_date(get("issued_on")),
+                       valid_to=updated.date() if updated and status != "active" else None)
+        add_identifier(identifiers, "hetu", get("holder_hetu"))
+        add_identifier(identifiers, "phone", get("phone"))
+        add_identifier(identifiers, "email", get("email"))
+        names = []
+        if get("holder_first_names") or get("holder_last_name"):
+            names.append(NameIn(given=get("holder_first_names"), family=get("holder_last_name")))
+        addresses = []
+        if get("street_address") or get("postal_code") or get("city"):
+            addresses.append(AddressIn(street=get("street_address"), postal_code=get("postal_code"),
+                                       city=get("city")))
+        attributes: dict[str, Any] = {}
+        for column in ("card_type", "customer_group", "issued_on"):
+            if get(column):
+                attributes[column] = get(column)
+        if status_raw:
+            attributes["card_status"] = status_raw
+        return SourceRecordIn(source_id=card, names=names, birth_date=get("holder_birth_date"),
+                              identifiers=identifiers, addresses=addresses, attributes=attributes,
+                              updated_at=updated, raw=dict(row.values), row_ref=row.ref)

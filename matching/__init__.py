@@ -1,0 +1,1 @@
+"""Matching: Splink scoring, identity rules and constraint-aware clustering."""

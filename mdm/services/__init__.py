@@ -1,0 +1,1 @@
+"""Services: what the CLI, the API and the UI call. No business logic lives elsewhere."""

@@ -1,0 +1,352 @@
+"""Pulling sources into the store as versioned source records.
+
+For each source: read what its connector yields, standardise, and store each
+record as new, changed (content hash differs) or unchanged. Records missing
+from a full export are marked deleted, never removed. Each source is pulled in
+one transaction, so a refused or failing source changes nothing and the other
+sources go on.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy.orm import Session, aliased
+
+from connectors import ConnectorError, make_connector
+from mdm._typing import RejectedRow, SourceRecordIn
+from rules import standardise_record
+
+from ..config import Config
+from ..errors import MdmError
+from ..store import Store
+from ..store import models as m
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 2000
+DEFAULT_MAX_DELETE_SHARE = 0.2
+
+
+class PullRefused(MdmError):
+    """A source's export looks wrong (empty, or would delete too much)."""
+
+
+@dataclass
+class SourcePullResult:
+    source: str
+    status: str = "ok"  # ok | refused | failed
+    message: str | None = None
+    read: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    undeleted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    seconds: float = 0.0
+    watermark: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PullReport:
+    sources: list[SourcePullResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[SourcePullResult]:
+        return [r for r in self.sources if r.status != "ok"]
+
+
+def content_hash(standardised: dict[str, Any], relations: list[dict[str, Any]]) -> str:
+    """Hash of what matters for matching and mastering (not the source's own timestamps)."""
+    body = {k: v for k, v in standardised.items() if k != "updated_at"}
+    text = json.dumps({"s": body, "r": relations}, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _relations_of(rec: SourceRecordIn) -> list[dict[str, Any]]:
+    return sorted(
+        (
+            {"type": r.type, "subject": r.subject_source_id, "object": r.object_source_id, "label": r.label}
+            for r in rec.relations
+        ),
+        key=lambda d: (d["type"], d["subject"], d["object"]),
+    )
+
+
+def _identifier_rows(record_id: int, std: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for ident in std.get("identifiers", []):
+        rows.append(
+            {
+                "source_record_id": record_id,
+                "type": ident["type"],
+                "value": ident.get("value"),
+                "raw_value": (ident.get("raw") or "")[:320] or None,
+                "quality": ident.get("quality", "valid"),
+                "error": ident.get("error"),
+                "status": ident.get("status", "active"),
+                "valid_from": _as_date(ident.get("valid_from")),
+                "valid_to": _as_date(ident.get("valid_to")),
+            }
+        )
+    return rows
+
+
+def _as_date(value: Any):  # type: ignore[no-untyped-def]
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value)).date() if isinstance(value, str) else value
+
+
+class _SourcePull:
+    """State of one source's pull inside its transaction."""
+
+    def __init__(self, session: Session, system: m.SourceSystem, run_id: int | None,
+                 result: SourcePullResult) -> None:
+        self.s = session
+        self.system = system
+        self.run_id = run_id
+        self.result = result
+        self.now = m.utcnow()
+        # source_id -> (record id, content hash, deleted?)
+        self.existing: dict[str, tuple[int, str, bool]] = {
+            sid: (rid, h, deleted is not None)
+            for rid, sid, h, deleted in session.execute(
+                select(m.SourceRecord.id, m.SourceRecord.source_id, m.SourceRecord.content_hash,
+                       m.SourceRecord.deleted_at).where(m.SourceRecord.source_system_id == system.id)
+            )
+        }
+        self.prior_active = {sid for sid, (_rid, _h, deleted) in self.existing.items() if not deleted}
+        self.seen: set[str] = set()
+        self.batch: list[tuple[SourceRecordIn, dict[str, Any], list[dict[str, Any]], str]] = []
+
+    # -- per item ------------------------------------------------------------
+    def add(self, item: SourceRecordIn | RejectedRow) -> None:
+        if isinstance(item, RejectedRow):
+            self.quarantine(item.row_ref, item.reason, item.raw)
+            return
+        self.result.read += 1
+        if item.source_id in self.seen:
+            # Connectors resolve duplicates themselves; this guards the store's invariant.
+            self.result.duplicates += 1
+            self.quarantine(item.row_ref or item.source_id, f"duplicate source id {item.source_id}",
+                            json.dumps(item.raw, ensure_ascii=False, default=str))
+            return
+        self.seen.add(item.source_id)
+        std = standardise_record(item)
+        rels = _relations_of(item)
+        self.batch.append((item, std, rels, content_hash(std, rels)))
+        if len(self.batch) >= BATCH_SIZE:
+            self.flush()
+
+    def quarantine(self, row_ref: str, reason: str, raw: str | None) -> None:
+        self.result.quarantined += 1
+        self.s.add(m.QuarantinedRow(source_system_id=self.system.id, run_id=self.run_id,
+                                    row_ref=row_ref[:300], reason=reason, raw=raw))
+
+    # -- per batch -----------------------------------------------------------
+    def flush(self) -> None:
+        new, changed = [], []
+        for entry in self.batch:
+            rec, _std, _rels, digest = entry
+            known = self.existing.get(rec.source_id)
+            if known is None:
+                new.append(entry)
+            elif known[1] != digest or known[2]:
+                changed.append((known[0], known[2], entry))
+            else:
+                self.result.unchanged += 1
+        self.batch = []
+        if new:
+            self._insert_new(new)
+        if changed:
+            self._update_changed(changed)
+
+    def _record_values(self, rec: SourceRecordIn, std: dict[str, Any], digest: str) -> dict[str, Any]:
+        return {
+            "kind": rec.kind,
+            "standardised": std,
+            "raw": rec.raw,
+            "content_hash": digest,
+            "source_updated_at": rec.updated_at,
+            "last_seen": self.now,
+            "changed_run_id": self.run_id,
+            "deleted_at": None,
+        }
+
+    def _insert_new(self, entries: list) -> None:  # type: ignore[type-arg]
+        rows = [
+            {"source_system_id": self.system.id, "source_id": rec.source_id, "first_seen": self.now,
+             "version": 1, **self._record_values(rec, std, digest)}
+            for rec, std, _rels, digest in entries
+        ]
+        ids = self.s.scalars(
+            insert(m.SourceRecord).returning(m.SourceRecord.id, sort_by_parameter_order=True), rows
+        ).all()
+        ident_rows: list[dict[str, Any]] = []
+        rel_rows: list[dict[str, Any]] = []
+        for rid, (rec, std, rels, digest) in zip(ids, entries):
+            self.existing[rec.source_id] = (rid, digest, False)
+            ident_rows.extend(_identifier_rows(rid, std))
+            rel_rows.extend(self._relation_rows(rid, rels))
+        self._bulk_insert(m.Identifier, ident_rows)
+        self._bulk_insert(m.SourceRelation, rel_rows)
+        self.result.new += len(entries)
+
+    def _update_changed(self, entries: list) -> None:  # type: ignore[type-arg]
+        ids = [rid for rid, _deleted, _entry in entries]
+        old = {
+            r.id: r
+            for r in self.s.execute(
+                select(m.SourceRecord.id, m.SourceRecord.version, m.SourceRecord.content_hash,
+                       m.SourceRecord.standardised, m.SourceRecord.raw, m.SourceRecord.last_seen,
+                       m.SourceRecord.first_seen).where(m.SourceRecord.id.in_(ids))
+            )
+        }
+        versions, updates, ident_rows, rel_rows = [], [], [], []
+        for rid, was_deleted, (rec, std, rels, digest) in entries:
+            prev = old[rid]
+            if prev.content_hash == digest and was_deleted:
+                self.result.undeleted += 1
+            else:
+                self.result.changed += 1
+            versions.append({"source_record_id": rid, "version": prev.version,
+                             "content_hash": prev.content_hash, "standardised": prev.standardised,
+                             "raw": prev.raw, "valid_from": prev.last_seen or prev.first_seen,
+                             "valid_to": self.now, "run_id": self.run_id})
+            updates.append({"id": rid, "version": prev.version + 1, **self._record_values(rec, std, digest)})
+            ident_rows.extend(_identifier_rows(rid, std))
+            rel_rows.extend(self._relation_rows(rid, rels))
+            self.existing[rec.source_id] = (rid, digest, False)
+        self._bulk_insert(m.SourceRecordVersion, versions)
+        self.s.execute(update(m.SourceRecord), updates)
+        self.s.execute(delete(m.Identifier).where(m.Identifier.source_record_id.in_(ids)))
+        self.s.execute(delete(m.SourceRelation).where(m.SourceRelation.asserted_by_record_id.in_(ids)))
+        self._bulk_insert(m.Identifier, ident_rows)
+        self._bulk_insert(m.SourceRelation, rel_rows)
+
+    def _relation_rows(self, rid: int, rels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {"source_system_id": self.system.id, "type": r["type"], "subject_source_id": r["subject"],
+             "object_source_id": r["object"], "label": r["label"], "asserted_by_record_id": rid}
+            for r in rels
+        ]
+
+    def _bulk_insert(self, model: type, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.s.execute(insert(model), rows)
+
+    # -- end of the export ---------------------------------------------------
+    def finish(self, full_export: bool, max_delete_share: float) -> None:
+        self.flush()
+        if full_export:
+            prior_active = len(self.prior_active)
+            missing = sorted(self.prior_active - self.seen)
+            if self.result.read == 0 and missing:
+                raise PullRefused(
+                    f"source {self.system.name!r}: the export is empty but {len(missing)} records are "
+                    "stored; refusing to mark them all deleted"
+                )
+            if prior_active and len(missing) / prior_active > max_delete_share:
+                raise PullRefused(
+                    f"source {self.system.name!r}: the export would mark {len(missing)} of "
+                    f"{prior_active} records deleted ({len(missing) / prior_active:.0%}, more than the "
+                    f"allowed {max_delete_share:.0%}); nothing of this source was changed"
+                )
+            if missing:
+                ids = [self.existing[sid][0] for sid in missing]
+                for chunk in _chunks(ids, 5000):
+                    self.s.execute(update(m.SourceRecord).where(m.SourceRecord.id.in_(chunk))
+                                   .values(deleted_at=self.now, changed_run_id=self.run_id))
+                self.result.deleted = len(missing)
+            # Every record still in the export was seen now.
+            self.s.execute(update(m.SourceRecord)
+                           .where(m.SourceRecord.source_system_id == self.system.id,
+                                  m.SourceRecord.deleted_at.is_(None))
+                           .values(last_seen=self.now))
+        self._resolve_relation_endpoints()
+
+    def _resolve_relation_endpoints(self) -> None:
+        """Point relations at the records their source ids name, once both exist."""
+        for column, sid_column in ((m.SourceRelation.subject_record_id, m.SourceRelation.subject_source_id),
+                                   (m.SourceRelation.object_record_id, m.SourceRelation.object_source_id)):
+            target = aliased(m.SourceRecord)
+            sub = (select(target.id)
+                   .where(target.source_system_id == self.system.id, target.source_id == sid_column)
+                   .scalar_subquery())
+            self.s.execute(update(m.SourceRelation)
+                           .where(m.SourceRelation.source_system_id == self.system.id, column.is_(None))
+                           .values({column.key: sub}))
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:  # type: ignore[type-arg]
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def pull_source(store: Store, config: Config, source: dict[str, Any], run_id: int | None = None,
+                progress: Callable[[int], None] | None = None) -> SourcePullResult:
+    """Pull one source in one transaction; never raises for a source-level problem."""
+    result = SourcePullResult(source=source["name"])
+    started = time.monotonic()
+    max_share = float(source.get("max_delete_share",
+                                 config.pull.get("max_delete_share", DEFAULT_MAX_DELETE_SHARE)))
+    try:
+        with store.session() as s:
+            system = s.scalars(select(m.SourceSystem).where(m.SourceSystem.name == source["name"])).first()
+            if system is None:
+                system = m.SourceSystem(name=source["name"], connector=source["connector"],
+                                        purpose=source.get("purpose"))
+                s.add(system)
+                s.flush()
+            connector = make_connector(source["name"], source, config.base_dir)
+            watermark = None if connector.full_export else system.watermark
+            state = _SourcePull(s, system, run_id, result)
+            for n, item in enumerate(connector.read(watermark), 1):
+                state.add(item)
+                if progress and n % 1000 == 0:
+                    progress(1000)
+            state.finish(connector.full_export, max_share)
+            if connector.new_watermark:
+                system.watermark = connector.new_watermark
+            system.connector = source["connector"]
+            system.last_pulled_at = m.utcnow()
+            result.watermark = system.watermark
+    except PullRefused as exc:
+        result.status, result.message = "refused", str(exc)
+        _zero_counts(result)
+    except (ConnectorError, MdmError, OSError) as exc:
+        result.status, result.message = "failed", f"source {source['name']!r}: {exc}"
+        _zero_counts(result)
+    result.seconds = round(time.monotonic() - started, 3)
+    if result.status == "ok":
+        log.info("pulled %s: %d read, %d new, %d changed, %d unchanged, %d deleted, %d quarantined",
+                 result.source, result.read, result.new, result.changed, result.unchanged,
+                 result.deleted, result.quarantined)
+    else:
+        log.warning("%s", result.message)
+    return result
+
+
+def _zero_counts(result: SourcePullResult) -> None:
+    # The transaction rolled back: report that nothing of the source changed.
+    for name in ("new", "changed", "unchanged", "deleted", "undeleted", "quarantined", "duplicates"):
+        setattr(result, name, 0)
+
+
+def pull(store: Store, config: Config, only: str | None = None, run_id: int | None = None) -> PullReport:
+    sources = [config.source(only)] if only else config.sources
+    if not sources:
+        raise MdmError("the configuration has no [[sources]] to pull")
+    return PullReport([pull_source(store, config, src, run_id) for src in sources])
