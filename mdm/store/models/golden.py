@@ -30,6 +30,9 @@ class GoldenRecord(Base):
     status: Mapped[str] = mapped_column(String(20), default="active", index=True)
     redirect_to: Mapped[Optional[str]] = mapped_column(ForeignKey("golden_record.id"))
     attributes: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    # "type:value" of every identifier of its records when last reconciled: the
+    # next run diffs against it to write identifier-added/removed history.
+    identifier_set: Mapped[Optional[list[str]]] = mapped_column(JsonType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_run_id: Mapped[Optional[int]] = mapped_column(ForeignKey("reconciliation_run.id"))

@@ -1,0 +1,129 @@
+"""Training the model without labels, and the versioned JSON document that holds it.
+
+Training: the prior from deterministic rules (the same valid HETU, or the same
+birth date and full name), u by random sampling, m by expectation maximisation
+in several blocked passes (each pass cannot train the comparisons its blocking
+uses). The document keeps only what is independent of the SQL dialect: lambda,
+m and u per level, and the term-frequency tables frozen at training time, so
+that scoring a pair never depends on which other records are in the batch.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import splink
+from splink import Linker, block_on
+
+from . import settings as S
+from .backends import MatchingBackend
+
+log = logging.getLogger(__name__)
+
+DOCUMENT_FORMAT = "pat-mdm-matching-model/1"
+# A level EM never saw keeps this m (rare) rather than an undefined one.
+UNOBSERVED_M = 1e-4
+
+
+def settings_fingerprint() -> str:
+    """Changes whenever the comparisons or blocking change (then the model must be retrained)."""
+    structure = S.settings("duckdb").create_settings_dict("duckdb")
+    for comp in structure["comparisons"]:
+        for level in comp["comparison_levels"]:
+            for key in ("m_probability", "u_probability"):
+                level.pop(key, None)
+    structure.pop("linker_uid", None)
+    text = json.dumps(structure, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class TrainedModel:
+    version: int
+    parameters: dict[str, Any]
+    tf_tables: dict[str, dict[str, float]]
+    fingerprint: str
+    training: dict[str, Any] = field(default_factory=dict)
+    created_at: str | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "format": DOCUMENT_FORMAT,
+            "version": self.version,
+            "created_at": self.created_at,
+            "splink_version": splink.__version__,
+            "settings_fingerprint": self.fingerprint,
+            "parameters": self.parameters,
+            "term_frequencies": self.tf_tables,
+            "training": self.training,
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> TrainedModel:
+        if doc.get("format") != DOCUMENT_FORMAT:
+            raise ValueError(f"not a PAT-MDM matching model document: {doc.get('format')!r}")
+        return cls(
+            version=int(doc["version"]),
+            parameters=doc["parameters"],
+            tf_tables=doc["term_frequencies"],
+            fingerprint=doc["settings_fingerprint"],
+            training=doc.get("training", {}),
+            created_at=doc.get("created_at"),
+        )
+
+    def linker(self, backend: MatchingBackend, records: Any) -> Linker:
+        """A linker over registered ``records`` with these parameters and frozen frequencies."""
+        creator = S.apply_parameters(S.settings(backend.dialect), self.parameters)
+        linker = Linker(records, creator, log_level=logging.ERROR)
+        for column, table in self.tf_tables.items():
+            frame = pd.DataFrame({column: list(table), f"tf_{column}": list(table.values())})
+            linker.table_management.register_term_frequency_lookup(
+                backend.register(frame, f"tf_{column}_frozen"), column
+            )
+        return linker
+
+
+def _fill_unobserved(params: dict[str, Any]) -> None:
+    for levels in params["comparisons"].values():
+        for level in levels:
+            if level["m"] is None:
+                level["m"] = UNOBSERVED_M
+            if level["u"] is None:
+                level["u"] = UNOBSERVED_M
+
+
+def train(frame: pd.DataFrame, backend: MatchingBackend, version: int, *, seed: int = 1,
+          u_max_pairs: float = 5e6) -> TrainedModel:
+    """Train on the whole feature table; deterministic for a given seed and data."""
+    started = time.monotonic()
+    records = backend.register(frame, "training_records")
+    linker = Linker(records, S.settings(backend.dialect), log_level=logging.ERROR)
+    training = linker.training
+    training.estimate_probability_two_random_records_match(
+        [block_on("hetu"), block_on("birth_date", "first_given", "surname")], recall=0.8
+    )
+    training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+    # Each pass trains the comparisons its blocking does not use.
+    for rule in (block_on("birth_date"), block_on("first_given", "surname"), block_on("hetu")):
+        training.estimate_parameters_using_expectation_maximisation(rule)
+    saved = linker.misc.save_model_to_json(out_path=None)  # None: return the dict, write no file
+    params = S.extract_parameters(saved)
+    _fill_unobserved(params)
+    tf_tables: dict[str, dict[str, float]] = {}
+    for column in S.TF_COLUMNS:
+        tf = linker.table_management.compute_tf_table(column).as_pandas_dataframe()
+        tf_tables[column] = {str(v): float(f) for v, f in zip(tf[column], tf[f"tf_{column}"]) if v is not None}
+    return TrainedModel(
+        version=version,
+        parameters=params,
+        tf_tables=tf_tables,
+        fingerprint=settings_fingerprint(),
+        training={"records": int(len(frame)), "seconds": round(time.monotonic() - started, 2),
+                  "seed": seed, "u_max_pairs": u_max_pairs, "backend": backend.dialect},
+    )
+

@@ -1,0 +1,163 @@
+"""The nightly batch reconciliation: pull, match, update golden records, report.
+
+Source records are pulled per source (each in its own transaction); all golden
+state of the run — matching state, golden records, links, relations, review
+tasks, history, change feed and the run's own "succeeded" mark — commits in one
+transaction. A run killed at any point leaves the golden state as it was, and
+the next run redoes the same work (what changed is measured against the last
+*committed* matching state) and reaches the same result.
+"""
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from sqlalchemy import text, update
+
+from ..config import Config
+from ..errors import MdmError
+from ..store import Store
+from ..store import models as m
+from .golden import apply_matching
+from .matching import run_matching
+from .pull import pull_source
+
+log = logging.getLogger(__name__)
+
+STAGES = ("pull", "match", "golden", "report")
+
+
+class ReconcileLocked(MdmError):
+    pass
+
+
+def _checkpoint(name: str) -> None:
+    """Test hook: ``MDM_KILL_AT=<name>`` kills this process with SIGKILL right here."""
+    if os.environ.get("MDM_KILL_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextmanager
+def reconcile_lock(config: Config, store: Store) -> Iterator[None]:
+    """One reconciliation at a time: a lock file in the var folder, plus an advisory
+    lock on PostgreSQL (several hosts may share one database)."""
+    config.var_dir.mkdir(parents=True, exist_ok=True)
+    path = config.var_dir / "reconcile.lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ReconcileLocked(f"another reconciliation is running (lock {path} is held)") from None
+        conn = None
+        try:
+            if store.dialect == "postgresql":
+                conn = store.engine.connect()
+                if not conn.execute(text("SELECT pg_try_advisory_lock(727001)")).scalar():
+                    raise ReconcileLocked("another reconciliation is running on this database")
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{os.getpid()}\n")
+            fh.flush()
+            yield
+        finally:
+            if conn is not None:
+                conn.execute(text("SELECT pg_advisory_unlock(727001)"))
+                conn.close()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _histogram(values: list[float], edges: list[float]) -> list[dict[str, Any]]:
+    counts = [0] * (len(edges) - 1)
+    for v in values:
+        for i in range(len(edges) - 1):
+            if edges[i] <= v < edges[i + 1] or (i == len(edges) - 2 and v >= edges[-1]):
+                counts[i] += 1
+                break
+    return [{"from": edges[i], "to": edges[i + 1], "count": c} for i, c in enumerate(counts)]
+
+
+def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool = False,
+              stage_done: Callable[[str, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run one reconciliation; returns its report (also stored on the run row)."""
+    stage_done = stage_done or (lambda name, info: None)
+    with reconcile_lock(config, store):
+        with store.session() as s:
+            # A run that was killed never finished: say so.
+            s.execute(update(m.ReconciliationRun).where(m.ReconciliationRun.status == "running")
+                      .values(status="failed", error="interrupted", finished_at=m.utcnow()))
+            run = m.ReconciliationRun(kind="reconcile", status="running")
+            s.add(run)
+            s.flush()
+            run_id = run.id
+        started = time.monotonic()
+        report: dict[str, Any] = {"run_id": run_id, "started_at": run.started_at.isoformat(), "stages": {}}
+        try:
+            t = time.monotonic()
+            sources = [pull_source(store, config, src, run_id) for src in config.sources]
+            report["sources"] = [r.as_dict() for r in sources]
+            report["stages"]["pull"] = round(time.monotonic() - t, 3)
+            stage_done("pull", {"sources": sources})
+            _checkpoint("after_pull")
+
+            t = time.monotonic()
+            outcome = run_matching(store, config, full=full, retrain=retrain)
+            report["stages"]["match"] = round(time.monotonic() - t, 3)
+            report["matching"] = {
+                "records": len(outcome.record_ids), "changed_records": len(outcome.changed_ids),
+                "full": outcome.full, "model_version": outcome.model.version,
+                "model_trained": outcome.model_is_new, "pairs_scored": len(outcome.new_edges),
+                "pairs_kept": len(outcome.pairs),
+                "auto_links": sum(1 for p in outcome.pairs.values()
+                                  if p.kind == "auto" and p.match_probability >= outcome.rules.auto_link),
+                "rule_links": sum(1 for p in outcome.pairs.values() if p.kind == "rule"),
+                "review_pairs": len(outcome.review), "conflicts": len(outcome.clusters.conflicts),
+                "timings": outcome.timings,
+            }
+            sizes = Counter(len(v) for v in outcome.clusters.members().values())
+            report["cluster_sizes"] = {str(k): sizes[k] for k in sorted(sizes)}
+            weights = [p.match_weight for p in outcome.pairs.values() if p.kind == "auto"]
+            report["match_weight_histogram"] = _histogram(weights, [-10, -5, 0, 5, 10, 15, 20, 25, 30, 40])
+            stage_done("match", {})
+            _checkpoint("after_match")
+
+            t = time.monotonic()
+            with store.session() as s:
+                golden = apply_matching(s, outcome, run_id)
+                _checkpoint("before_commit")
+                report["golden"] = golden.as_dict()
+                report["stages"]["golden"] = round(time.monotonic() - t, 3)
+                report["seconds"] = round(time.monotonic() - started, 3)
+                report["finished_at"] = m.utcnow().isoformat()
+                report["status"] = "succeeded" if all(r.status == "ok" for r in sources) else "partial"
+                s.execute(update(m.ReconciliationRun).where(m.ReconciliationRun.id == run_id)
+                          .values(status="succeeded", finished_at=m.utcnow(), report=report))
+            stage_done("golden", {})
+            _checkpoint("after_commit")
+        except BaseException as exc:
+            with store.session() as s:
+                s.execute(update(m.ReconciliationRun).where(m.ReconciliationRun.id == run_id)
+                          .values(status="failed", finished_at=m.utcnow(),
+                                  error=f"{exc.__class__.__name__}: {exc}"[:2000]))
+            raise
+    return report
+
+
+def write_report_files(report: dict[str, Any], directory: Path) -> tuple[Path, Path]:
+    """The report as JSON and as a readable HTML page (charts drawn as inline SVG)."""
+    import json
+
+    from .report_html import render_report
+
+    directory.mkdir(parents=True, exist_ok=True)
+    base = directory / f"run-{report['run_id']}"
+    json_path, html_path = base.with_suffix(".json"), base.with_suffix(".html")
+    json_path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    html_path.write_text(render_report(report), encoding="utf-8")
+    return json_path, html_path
