@@ -27,7 +27,7 @@ COLUMNS = [
     "unique_id", "source_dataset", "given_names", "first_given", "calling", "surname", "surnames",
     "birth_date", "birth_date_swapped", "sex", "hetu", "hetu_any", "phone", "phone_holders",
     "phone_block", "email", "email_holders", "email_block", "address_key", "address_holders",
-    "address_block", "postcode",
+    "address_block", "postcode", "other_id", "street", "city",
 ]
 
 
@@ -98,7 +98,12 @@ def record_features(record_id: int, source: str, std: Mapping[str, Any]) -> dict
         "phone": best("phone"),
         "email": best("email"),
         "address_key": home.get("key"),
-        "postcode": home.get("postal_code") if not home.get("postal_code_error") else None,
+        # Kept even when not a Finnish 5-digit code: a foreign or mapped source's codes still compare.
+        "postcode": home.get("postal_code"),
+        # A generic identifier of a mapped source (e.g. FEBRL's social security number).
+        "other_id": _first(i["value"] for i in idents if i["type"] == "other" and i.get("value")),
+        "street": home.get("street_folded"),
+        "city": home.get("city_folded"),
     }
 
 

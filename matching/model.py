@@ -28,6 +28,17 @@ log = logging.getLogger(__name__)
 DOCUMENT_FORMAT = "pat-mdm-matching-model/1"
 # A level EM never saw keeps this m (rare) rather than an undefined one.
 UNOBSERVED_M = 1e-4
+#: Deterministic rules for the prior (lambda): near-certain matches.
+PRIOR_RULES = (("hetu",), ("other_id",), ("birth_date", "first_given", "surname"))
+#: EM passes; each trains the comparisons its blocking columns do not touch.
+EM_RULES = (("birth_date",), ("first_given", "surname"), ("hetu",), ("other_id",))
+MIN_EM_PAIRS = 200
+
+
+def blocked_pairs(frame: pd.DataFrame, columns: tuple[str, ...]) -> int:
+    """How many pairs blocking on equal ``columns`` (all non-null) would give."""
+    sizes = frame.dropna(subset=list(columns)).groupby(list(columns), sort=False).size()
+    return int((sizes * (sizes - 1) // 2).sum())
 
 
 def settings_fingerprint() -> str:
@@ -109,8 +120,9 @@ def train(frame: pd.DataFrame, backend: MatchingBackend, version: int, *, seed: 
     )
     training.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
     # Each pass trains the comparisons its blocking does not use.
-    for rule in (block_on("birth_date"), block_on("first_given", "surname"), block_on("hetu")):
-        training.estimate_parameters_using_expectation_maximisation(rule)
+    em_rules = [cols for cols in EM_RULES if blocked_pairs(frame, cols) >= MIN_EM_PAIRS]
+    for cols in em_rules:
+        training.estimate_parameters_using_expectation_maximisation(block_on(*cols))
     saved = linker.misc.save_model_to_json(out_path=None)  # None: return the dict, write no file
     params = S.extract_parameters(saved)
     _fill_unobserved(params)

@@ -29,8 +29,15 @@ DIALECT_SQL = {
     },
 }
 
+# Given name and surname entered the wrong way round (not "Ahmed Ahmed": a given name
+# equal to one's own surname says nothing about a swap).
+SWAPPED = (
+    "(first_given_l = surname_r AND first_given_l <> surname_l) "
+    "OR (surname_l = first_given_r AND first_given_r <> surname_r)"
+)
+
 #: Columns whose term frequencies are frozen with the trained model.
-TF_COLUMNS = ("first_given", "surname", "postcode")
+TF_COLUMNS = ("first_given", "surname", "postcode", "city")
 
 # Fixed, not trained: a shared valid HETU is near proof, two different valid
 # HETUs near disproof (the identity rules enforce both anyway).
@@ -39,7 +46,7 @@ HETU_DIFFERENT = {"m_probability": 0.002, "u_probability": 0.999, "fix_m_probabi
 
 
 def _all_null(side: str) -> str:
-    cols = ("phone", "email", "address_key", "postcode")
+    cols = ("phone", "email", "address_key", "street", "postcode")
     return "(" + " AND ".join(f"{c}_{side} IS NULL" for c in cols) + ")"
 
 
@@ -55,6 +62,8 @@ def comparisons(dialect: str) -> list[Any]:
                 cll.ExactMatchLevel("first_given").configure(tf_adjustment_column="first_given"),
                 cll.CustomLevel(sql["first_in_other"], "First name among the other's given names"),
                 cll.ArrayIntersectLevel("given_names", min_intersection=1),
+                # Given name and surname entered the wrong way round.
+                cll.CustomLevel(SWAPPED, "Given name and surname swapped"),
                 cll.JaroWinklerLevel("first_given", 0.88),
                 cll.ElseLevel(),
             ],
@@ -67,6 +76,7 @@ def comparisons(dialect: str) -> list[Any]:
                 cll.ExactMatchLevel("surname").configure(tf_adjustment_column="surname"),
                 cll.ArrayIntersectLevel("surnames", min_intersection=1),
                 cll.JaroWinklerLevel("surname", 0.9),
+                cll.CustomLevel(SWAPPED, "Surname and given name swapped"),
                 cll.ElseLevel(),
             ],
         ),
@@ -134,7 +144,28 @@ def comparisons(dialect: str) -> list[Any]:
                     "phone_l = phone_r OR email_l = email_r OR address_key_l = address_key_r",
                     "Phone, e-mail or address shared by a family",
                 ),
+                # A typo in the street line; not a family's shared address (that is above).
+                cll.JaroWinklerLevel("street", 0.92),
                 cll.ExactMatchLevel("postcode").configure(tf_adjustment_column="postcode"),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="city",
+            comparison_description="Municipality or suburb; common ones count little",
+            comparison_levels=[
+                cll.NullLevel("city"),
+                cll.ExactMatchLevel("city").configure(tf_adjustment_column="city"),
+                cll.ElseLevel(),
+            ],
+        ),
+        cl.CustomComparison(
+            output_column_name="other_id",
+            comparison_description="A mapped source's own person identifier, typos tolerated",
+            comparison_levels=[
+                cll.NullLevel("other_id"),
+                cll.ExactMatchLevel("other_id"),
+                cll.DamerauLevenshteinLevel("other_id", 1),
                 cll.ElseLevel(),
             ],
         ),
@@ -150,6 +181,10 @@ def blocking_rules() -> list[Any]:
         block_on("phone_block"),
         block_on("email_block"),
         block_on("address_block", "first_given"),
+        block_on("other_id"),
+        block_on("postcode", "surname"),
+        "l.first_given = r.surname AND l.surname = r.first_given",
+        block_on("substr(street, 1, 10)", "first_given"),
     ]
 
 
