@@ -36,11 +36,15 @@ def main(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not verbose:
+        # Alembic and Splink narrate every step at INFO; operators want our lines only.
+        for name in ("alembic", "splink"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _register() -> None:
     # Subcommand modules register themselves on ``main`` when imported.
-    from . import db_commands, pull_commands  # noqa: F401
+    from . import db_commands, pull_commands, reconcile_commands, web_commands  # noqa: F401
 
 
 _register()

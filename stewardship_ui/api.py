@@ -1,0 +1,192 @@
+"""The REST API for source systems (``/api/v1``), authenticated by API key.
+
+Every data endpoint writes an ``access_log`` row (client, ``X-Purpose``,
+endpoint, identifier type, keyed digest of the identifier, golden ids returned,
+status) in the same transaction as its reads; if the row cannot be written the
+answer is withheld (500): no disclosure without a log entry.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from mdm.services import lookup as svc
+from mdm.services.access_log import identifier_digest, record_access
+from mdm.services.accounts import ClientInfo
+
+from . import schemas as sch
+from .api_auth import ClientCache, RateLimiter, authenticate, check_rate
+from .db import get_db
+from .errors import ApiError, error_response
+from .openapi import openapi_spec
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_GOLDEN_ID = 40  # golden_record.id
+
+_lookup_in = sch.LookupRequestSchema()
+_lookup_out = sch.LookupResponseSchema()
+_golden_out = sch.GoldenRecordSchema()
+_history_in = sch.HistoryQuerySchema()
+_history_out = sch.HistoryResponseSchema()
+_changes_in = sch.ChangesQuerySchema()
+_changes_out = sch.ChangesResponseSchema()
+
+
+@dataclass
+class Access:
+    """What the access log will say about this request (filled in by the view)."""
+
+    endpoint: str
+    identifier_type: str | None = None
+    digest: str | None = None
+    golden_ids: list[str] = field(default_factory=list)
+
+
+def init_app_state(app: Any) -> None:
+    app.extensions["mdm_api_clients"] = ClientCache(float(app.config["CLIENT_CACHE_SECONDS"]))
+    app.extensions["mdm_api_limiter"] = RateLimiter()
+
+
+def client() -> ClientInfo:
+    return g.api_client  # type: ignore[no-any-return]
+
+
+def view() -> svc.View:
+    return svc.View.from_scopes(client().scopes)
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint == "api.openapi":
+        return  # the description is public
+    c = authenticate(current_app.extensions["mdm_api_clients"])
+    check_rate(current_app.extensions["mdm_api_limiter"], c)
+    g.api_client = c
+
+
+@bp.after_request
+def _log_access(response: Response) -> Response:
+    access: Access | None = g.pop("access", None)
+    if access is None:
+        return response
+    db = get_db()
+    try:
+        if response.status_code >= 500:
+            db.rollback()  # the failed transaction cannot take the log row
+        record_access(
+            db, endpoint=access.endpoint, status_code=response.status_code, client_name=client().name,
+            purpose=request.headers.get("X-Purpose"), identifier_type=access.identifier_type,
+            identifier_digest=access.digest, golden_ids=access.golden_ids,
+        )
+        db.commit()
+    except Exception:  # noqa: BLE001 - any failure to log must withhold the answer
+        log.exception("could not write the access log")
+        db.rollback()
+        return error_response(500, "the access could not be logged")
+    return response
+
+
+def _service_error(exc: svc.LookupError_) -> Response:
+    if isinstance(exc, svc.InvalidLookup):
+        return error_response(400, str(exc), field=exc.field)
+    status = {svc.NotPermitted: 403, svc.NotFound: 404, svc.Gone: 410}.get(type(exc), 400)
+    return error_response(status, str(exc))
+
+
+bp.register_error_handler(svc.LookupError_, _service_error)
+
+
+def _digest(key: svc.LookupKey) -> str:
+    secret = current_app.config["ACCESS_LOG_KEY"]
+    value = f"{key.source}:{key.value}" if key.type == "source_record" else key.value
+    return identifier_digest(secret, value)
+
+
+def _storable(text: str) -> bool:
+    """False for text no database column can hold (PostgreSQL rejects NUL, both reject lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def _check_golden_id(golden_id: str) -> None:
+    # Opaque ids are short printable strings; anything else cannot exist, and
+    # querying with a NUL would make PostgreSQL fail rather than find nothing.
+    if len(golden_id) > MAX_GOLDEN_ID or not golden_id.isprintable() or not _storable(golden_id):
+        raise svc.NotFound("no golden record with this id")
+
+
+@bp.post("/lookup")
+def lookup() -> Response:
+    """Golden records holding an identifier (the identifier goes in the body, never the URL)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    data = _lookup_in.load(body)
+    type_ = data["type"]
+    g.access = access = Access("lookup", identifier_type=type_)
+    try:
+        key = svc.parse_lookup(type_, data["value"], data.get("source"))
+    except svc.InvalidLookup:
+        if client().scopes.may_lookup(type_):
+            raise
+        key = None
+    if key is not None:
+        access.digest = _digest(key)
+    if not client().scopes.may_lookup(type_):
+        raise ApiError(403, f"this client may not look up by {type_}")
+    assert key is not None
+    if not (_storable(key.value) and _storable(key.source or "")):
+        records = []  # no stored identifier holds a NUL or a lone surrogate
+    else:
+        records = svc.lookup(get_db(), key, view())
+    access.golden_ids = [r["id"] for r in records]
+    if not records:
+        raise ApiError(404, "no golden record holds this identifier")
+    return jsonify(_lookup_out.dump({
+        "type": type_, "shared": len(records) > 1, "count": len(records), "results": records,
+    }))
+
+
+@bp.get("/golden/<golden_id>")
+def golden(golden_id: str) -> Response:
+    """One golden record; a merged id answers with its survivor."""
+    _check_golden_id(golden_id)
+    g.access = access = Access("golden", golden_ids=[golden_id])
+    rec = svc.golden(get_db(), golden_id, view())
+    if rec["id"] != golden_id:
+        access.golden_ids.append(rec["id"])
+    return jsonify(_golden_out.dump(rec))
+
+
+@bp.get("/golden/<golden_id>/history")
+def history(golden_id: str) -> Response:
+    """The golden record's history, newest first."""
+    args = _history_in.load(request.args)
+    _check_golden_id(golden_id)
+    g.access = Access("history", golden_ids=[golden_id])
+    items, next_before = svc.history(get_db(), golden_id, view(), limit=args["limit"],
+                                     before=args.get("before"))
+    return jsonify(_history_out.dump({"golden_id": golden_id, "items": items, "next_before": next_before}))
+
+
+@bp.get("/changes")
+def changes() -> Response:
+    """The change feed: events after a cursor, oldest first."""
+    args = _changes_in.load(request.args)
+    g.access = Access("changes")
+    items, next_cursor = svc.changes(get_db(), since=args["since"], limit=args["limit"])
+    return jsonify(_changes_out.dump({"items": items, "next_cursor": next_cursor}))
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3 description of this API."""
+    return jsonify(openapi_spec(current_app))
