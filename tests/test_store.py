@@ -19,7 +19,7 @@ EXPECTED_TABLES = {
     "quarantined_row", "golden_record", "golden_link", "golden_relation", "golden_history",
     "change_event", "attribute_override", "review_task", "steward_decision",
     "reconciliation_run", "audit_event", "access_log", "app_user", "api_client",
-    "match_edge", "match_state", "matching_model",
+    "match_edge", "match_state", "matching_model", "match_feature",
 }
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from connectors import ConnectorError, make_connector
@@ -74,6 +74,12 @@ def content_hash(standardised: dict[str, Any], relations: list[dict[str, Any]]) 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def raw_hash(raw: Any) -> str:
+    """Hash of the payload as the source sent it: equal means nothing to standardise again."""
+    text = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
 def _relations_of(rec: SourceRecordIn) -> list[dict[str, Any]]:
     return sorted(
         (
@@ -120,16 +126,19 @@ class _SourcePull:
         self.result = result
         self.now = m.utcnow()
         # source_id -> (record id, content hash, deleted?)
-        self.existing: dict[str, tuple[int, str, bool]] = {
-            sid: (rid, h, deleted is not None)
-            for rid, sid, h, deleted in session.execute(
-                select(m.SourceRecord.id, m.SourceRecord.source_id, m.SourceRecord.content_hash,
-                       m.SourceRecord.deleted_at).where(m.SourceRecord.source_system_id == system.id)
-            )
-        }
+        self.existing: dict[str, tuple[int, str, bool]] = {}
+        self.raw_hashes: dict[str, str | None] = {}
+        for rid, sid, h, rh, deleted in session.execute(
+            select(m.SourceRecord.id, m.SourceRecord.source_id, m.SourceRecord.content_hash,
+                   m.SourceRecord.raw_hash, m.SourceRecord.deleted_at)
+            .where(m.SourceRecord.source_system_id == system.id)
+        ):
+            self.existing[sid] = (rid, h, deleted is not None)
+            self.raw_hashes[sid] = rh
         self.prior_active = {sid for sid, (_rid, _h, deleted) in self.existing.items() if not deleted}
         self.seen: set[str] = set()
-        self.batch: list[tuple[SourceRecordIn, dict[str, Any], list[dict[str, Any]], str]] = []
+        self.batch: list[tuple[SourceRecordIn, dict[str, Any], list[dict[str, Any]], str, str]] = []
+        self.raw_updates: list[dict[str, Any]] = []
 
     # -- per item ------------------------------------------------------------
     def add(self, item: SourceRecordIn | RejectedRow) -> None:
@@ -144,9 +153,15 @@ class _SourcePull:
                             json.dumps(item.raw, ensure_ascii=False, default=str))
             return
         self.seen.add(item.source_id)
+        digest_raw = raw_hash(item.raw)
+        known = self.existing.get(item.source_id)
+        if known is not None and not known[2] and self.raw_hashes.get(item.source_id) == digest_raw:
+            # The same payload as stored: unchanged, and no need to standardise it again.
+            self.result.unchanged += 1
+            return
         std = standardise_record(item)
         rels = _relations_of(item)
-        self.batch.append((item, std, rels, content_hash(std, rels)))
+        self.batch.append((item, std, rels, content_hash(std, rels), digest_raw))
         if len(self.batch) >= BATCH_SIZE:
             self.flush()
 
@@ -159,26 +174,37 @@ class _SourcePull:
     def flush(self) -> None:
         new, changed = [], []
         for entry in self.batch:
-            rec, _std, _rels, digest = entry
+            rec, _std, _rels, digest, _raw_digest = entry
             known = self.existing.get(rec.source_id)
             if known is None:
                 new.append(entry)
             elif known[1] != digest or known[2]:
                 changed.append((known[0], known[2], entry))
             else:
+                # Same content, new payload bytes (e.g. only the source's timestamp moved).
+                self.raw_updates.append({"b_id": known[0], "raw": rec.raw, "raw_hash": entry[4],
+                                         "source_updated_at": rec.updated_at})
                 self.result.unchanged += 1
         self.batch = []
         if new:
             self._insert_new(new)
         if changed:
             self._update_changed(changed)
+        if self.raw_updates:
+            table = m.SourceRecord.__table__
+            self.s.execute(update(table).where(table.c.id == bindparam("b_id"))
+                           .values(raw=bindparam("raw"), raw_hash=bindparam("raw_hash"),
+                                   source_updated_at=bindparam("source_updated_at")), self.raw_updates)
+            self.raw_updates = []
 
-    def _record_values(self, rec: SourceRecordIn, std: dict[str, Any], digest: str) -> dict[str, Any]:
+    def _record_values(self, rec: SourceRecordIn, std: dict[str, Any], digest: str,
+                       digest_raw: str) -> dict[str, Any]:
         return {
             "kind": rec.kind,
             "standardised": std,
             "raw": rec.raw,
             "content_hash": digest,
+            "raw_hash": digest_raw,
             "source_updated_at": rec.updated_at,
             "last_seen": self.now,
             "changed_run_id": self.run_id,
@@ -188,15 +214,17 @@ class _SourcePull:
     def _insert_new(self, entries: list) -> None:  # type: ignore[type-arg]
         rows = [
             {"source_system_id": self.system.id, "source_id": rec.source_id, "first_seen": self.now,
-             "version": 1, **self._record_values(rec, std, digest)}
-            for rec, std, _rels, digest in entries
+             "version": 1, **self._record_values(rec, std, digest, digest_raw)}
+            for rec, std, _rels, digest, digest_raw in entries
         ]
+        # Core, not the ORM: the ORM's bulk insert with RETURNING goes row by row.
+        table = m.SourceRecord.__table__
         ids = self.s.scalars(
-            insert(m.SourceRecord).returning(m.SourceRecord.id, sort_by_parameter_order=True), rows
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
         ).all()
         ident_rows: list[dict[str, Any]] = []
         rel_rows: list[dict[str, Any]] = []
-        for rid, (rec, std, rels, digest) in zip(ids, entries):
+        for rid, (rec, std, rels, digest, _raw_digest) in zip(ids, entries):
             self.existing[rec.source_id] = (rid, digest, False)
             ident_rows.extend(_identifier_rows(rid, std))
             rel_rows.extend(self._relation_rows(rid, rels))
@@ -215,7 +243,7 @@ class _SourcePull:
             )
         }
         versions, updates, ident_rows, rel_rows = [], [], [], []
-        for rid, was_deleted, (rec, std, rels, digest) in entries:
+        for rid, was_deleted, (rec, std, rels, digest, digest_raw) in entries:
             prev = old[rid]
             if prev.content_hash == digest and was_deleted:
                 self.result.undeleted += 1
@@ -225,12 +253,15 @@ class _SourcePull:
                              "content_hash": prev.content_hash, "standardised": prev.standardised,
                              "raw": prev.raw, "valid_from": prev.last_seen or prev.first_seen,
                              "valid_to": self.now, "run_id": self.run_id})
-            updates.append({"id": rid, "version": prev.version + 1, **self._record_values(rec, std, digest)})
+            updates.append({"b_id": rid, "version": prev.version + 1,
+                            **self._record_values(rec, std, digest, digest_raw)})
             ident_rows.extend(_identifier_rows(rid, std))
             rel_rows.extend(self._relation_rows(rid, rels))
             self.existing[rec.source_id] = (rid, digest, False)
         self._bulk_insert(m.SourceRecordVersion, versions)
-        self.s.execute(update(m.SourceRecord), updates)
+        table = m.SourceRecord.__table__
+        self.s.execute(update(table).where(table.c.id == bindparam("b_id")).values(
+            {k: bindparam(k) for k in updates[0] if k != "b_id"}), updates)
         self.s.execute(delete(m.Identifier).where(m.Identifier.source_record_id.in_(ids)))
         self.s.execute(delete(m.SourceRelation).where(m.SourceRelation.asserted_by_record_id.in_(ids)))
         self._bulk_insert(m.Identifier, ident_rows)
@@ -245,7 +276,7 @@ class _SourcePull:
 
     def _bulk_insert(self, model: type, rows: list[dict[str, Any]]) -> None:
         if rows:
-            self.s.execute(insert(model), rows)
+            self.s.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
 
     # -- end of the export ---------------------------------------------------
     def finish(self, full_export: bool, max_delete_share: float) -> None:

@@ -11,7 +11,7 @@ from .golden import (
     GoldenRecord,
     GoldenRelation,
 )
-from .matching import MatchEdge, MatchingModel, MatchState
+from .matching import MatchEdge, MatchFeature, MatchingModel, MatchState
 from .ops import AccessLogEntry, ApiClient, AppUser, AuditEvent, ReconciliationRun
 from .source import (
     Identifier,
@@ -26,7 +26,7 @@ from .steward import ReviewTask, StewardDecision
 __all__ = [
     "AccessLogEntry", "ApiClient", "AppUser", "AttributeOverride", "AuditEvent", "Base",
     "ChangeEvent", "GoldenHistory", "GoldenLink", "GoldenRecord", "GoldenRelation",
-    "Identifier", "MatchEdge", "MatchState", "MatchingModel", "NAMING_CONVENTION", "QuarantinedRow", "ReconciliationRun", "ReviewTask",
+    "Identifier", "MatchEdge", "MatchFeature", "MatchState", "MatchingModel", "NAMING_CONVENTION", "QuarantinedRow", "ReconciliationRun", "ReviewTask",
     "SourceRecord", "SourceRecordVersion", "SourceRelation", "SourceSystem",
     "StewardDecision", "utcnow",
 ]

@@ -60,3 +60,30 @@ class MatchState(Base):
     )
     feature_hash: Mapped[str] = mapped_column(String(32))
     model_version: Mapped[int]
+
+
+class MatchFeature(Base):
+    """A record's matching features (holder counts included), as last scored.
+
+    Match-on-entry finds its candidates here through the indexed blocking
+    columns, the same blocking the batch uses, without rebuilding features.
+    """
+
+    __tablename__ = "match_feature"
+    __table_args__ = (
+        Index("ix_match_feature_names", "first_given", "surname"),
+        Index("ix_match_feature_postcode_surname", "postcode", "surname"),
+    )
+
+    source_record_id: Mapped[int] = mapped_column(
+        ForeignKey("source_record.id", ondelete="CASCADE"), primary_key=True
+    )
+    features: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    hetu_any: Mapped[Optional[str]] = mapped_column(String(20), index=True)
+    birth_date: Mapped[Optional[str]] = mapped_column(String(10), index=True)
+    first_given: Mapped[Optional[str]] = mapped_column(String(100))
+    surname: Mapped[Optional[str]] = mapped_column(String(200))
+    phone_block: Mapped[Optional[str]] = mapped_column(String(32), index=True)
+    email_block: Mapped[Optional[str]] = mapped_column(String(320), index=True)
+    other_id: Mapped[Optional[str]] = mapped_column(String(100), index=True)
+    postcode: Mapped[Optional[str]] = mapped_column(String(20))

@@ -48,6 +48,8 @@ class SourceRecord(Base):
     standardised: Mapped[dict[str, Any]] = mapped_column(JsonType)
     raw: Mapped[dict[str, Any]] = mapped_column(JsonType)
     content_hash: Mapped[str] = mapped_column(String(64))
+    # Hash of the raw payload: an unchanged row is recognised without standardising it again.
+    raw_hash: Mapped[Optional[str]] = mapped_column(String(32))
     version: Mapped[int] = mapped_column(default=1)
     source_updated_at: Mapped[Optional[datetime]]
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
