@@ -1,0 +1,4 @@
+"""``python -m mdm.cli`` is the ``mdm`` command."""
+from . import main
+
+main()
