@@ -44,7 +44,15 @@ def main(verbose: bool) -> None:
 
 def _register() -> None:
     # Subcommand modules register themselves on ``main`` when imported.
-    from . import db_commands, pull_commands, reconcile_commands, web_commands  # noqa: F401
+    from . import (  # noqa: F401
+        db_commands,
+        demo_commands,
+        export_commands,
+        pull_commands,
+        reconcile_commands,
+        steward_commands,
+        web_commands,
+    )
 
 
 _register()

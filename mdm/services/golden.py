@@ -4,7 +4,13 @@ Ids (see :mod:`golden_ids`), surviving attributes with provenance, links,
 identifier sets, relations lifted to golden records, review tasks and the
 matching state all change together; every golden change is recorded in the
 history and the change feed. Nothing is written for what did not change, so
-a run on unchanged data leaves no trace.
+a run on unchanged data leaves no trace. Steward overrides of a golden record
+merged away move to the survivor (unless it has its own for the attribute).
+
+The recomputation helpers (:func:`recompute_goldens`, :func:`sync_relations`,
+:func:`record_changes`) are shared with the steward actions of
+:mod:`mdm.services.stewardship`, so a steward's merge or split computes exactly
+what the next reconciliation would.
 """
 from __future__ import annotations
 
@@ -12,7 +18,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from rules.survivorship import load_survivorship, survive
@@ -52,6 +58,105 @@ def identifier_set(std: dict[str, Any]) -> set[str]:
     return {f"{i['type']}:{i['value']}" for i in std.get("identifiers") or () if i.get("value")}
 
 
+def lock_golden_writes(session: Session) -> None:
+    """Serialise writers of golden state (a reconciliation's apply, steward actions).
+
+    Call it first in the transaction. PostgreSQL: a transaction-level advisory
+    lock. SQLite: a write statement that changes nothing, which takes SQLite's
+    single writer lock now (waiting up to the busy timeout) instead of at the
+    first real write, when another writer's commit would make it fail.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(727002)"))
+    else:
+        session.execute(text("UPDATE golden_record SET id = id WHERE 1 = 0"))
+
+
+def record_changes(events: EventRecorder, gid: str, old_attrs: dict[str, Any] | None, attrs: dict[str, Any],
+                   old_idents: set[str], idents: set[str]) -> bool:
+    """History for one golden record's new attributes and identifiers; True if anything differs.
+
+    A provenance-only change (same value, other source record) is saved without history.
+    """
+    old_attrs = old_attrs or {}
+    changed = False
+    for attr in sorted(set(attrs) | set(old_attrs)):
+        before, after = old_attrs.get(attr), attrs.get(attr)
+        if not _same(before, after):
+            if not _same((before or {}).get("value"), (after or {}).get("value")):
+                events.record(gid, "attribute_changed", attribute=attr,
+                              old=masked_attribute(attr, (before or {}).get("value")),
+                              new=masked_attribute(attr, (after or {}).get("value")),
+                              source=(after or {}).get("source"), rule=(after or {}).get("rule"))
+            changed = True
+    for entry in sorted(idents - old_idents):
+        events.record(gid, "identifier_added", identifier=masked_identifier(entry))
+    for entry in sorted(old_idents - idents):
+        events.record(gid, "identifier_removed", identifier=masked_identifier(entry))
+    return changed or idents != old_idents
+
+
+def active_overrides(session: Session, golden_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Golden id -> attribute -> the steward's value, of overrides not removed (the latest wins)."""
+    query = (select(m.AttributeOverride.golden_id, m.AttributeOverride.attribute, m.AttributeOverride.value)
+             .where(m.AttributeOverride.removed_at.is_(None)).order_by(m.AttributeOverride.id))
+    if golden_ids is not None:
+        query = query.where(m.AttributeOverride.golden_id.in_(golden_ids))
+    out: dict[str, dict[str, Any]] = {}
+    for gid, attr, value in session.execute(query):
+        out.setdefault(gid, {})[attr] = value
+    return out
+
+
+def golden_members(session: Session, golden_ids: list[str]) -> dict[str, list[tuple[int, str, dict[str, Any], str | None]]]:
+    """Golden id -> its linked records as survivorship input: (record id, source, standardised, updated-at).
+
+    The same values, in the same form, as matching gives the reconciliation
+    (mdm.services.matching.load_records), so a steward action computes exactly
+    what the next run would.
+    """
+    out: dict[str, list[tuple[int, str, dict[str, Any], str | None]]] = {g: [] for g in golden_ids}
+    for gid, rid, src, std, updated in session.execute(
+            select(m.GoldenLink.golden_id, m.SourceRecord.id, m.SourceSystem.name, m.SourceRecord.standardised,
+                   m.SourceRecord.source_updated_at)
+            .join(m.SourceRecord, m.SourceRecord.id == m.GoldenLink.source_record_id)
+            .join(m.SourceSystem, m.SourceSystem.id == m.SourceRecord.source_system_id)
+            .where(m.GoldenLink.golden_id.in_(golden_ids), m.SourceRecord.deleted_at.is_(None))
+            .order_by(m.SourceRecord.id)):
+        out[gid].append((int(rid), src, std, updated.isoformat() if updated else None))
+    return out
+
+
+def recompute_goldens(session: Session, golden_ids: list[str], events: EventRecorder | None) -> list[str]:
+    """Recompute the surviving attributes and identifier sets of these active golden records
+    from their linked records and active overrides; history for what changed (none
+    when ``events`` is None: a record just created has no changes to tell).
+
+    Used by steward actions, whose effect is immediate; returns the ids that changed.
+    """
+    # An unflushed recorder collects nothing that is ever written.
+    events = events or EventRecorder(session, None, "")
+    rules = load_survivorship()
+    members = golden_members(session, golden_ids)
+    overrides = active_overrides(session, golden_ids)
+    rows = {r.id: r for r in session.execute(
+        select(m.GoldenRecord.id, m.GoldenRecord.attributes, m.GoldenRecord.identifier_set)
+        .where(m.GoldenRecord.id.in_(golden_ids)))}
+    changed = []
+    now = m.utcnow()
+    for gid in golden_ids:
+        attrs = survive(members[gid], rules, overrides.get(gid))
+        idents: set[str] = set()
+        for _rid, _src, std, _upd in members[gid]:
+            idents |= identifier_set(std)
+        old = rows[gid]
+        if record_changes(events, gid, old.attributes, attrs, set(old.identifier_set or []), idents):
+            session.execute(update(m.GoldenRecord).where(m.GoldenRecord.id == gid)
+                            .values(attributes=attrs, identifier_set=sorted(idents), updated_at=now))
+            changed.append(gid)
+    return changed
+
+
 def _best_edges(outcome: MatchingOutcome) -> dict[int, tuple[str, float | None, dict[str, Any] | None]]:
     """Per record, the strongest edge that put it in its cluster: (kind, score, explanation)."""
     best: dict[int, tuple[tuple[int, float], str, float | None, dict[str, Any] | None]] = {}
@@ -79,11 +184,7 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
     active_rows = {r.id: r for r in session.execute(
         select(m.GoldenRecord.id, m.GoldenRecord.attributes, m.GoldenRecord.identifier_set)
         .where(m.GoldenRecord.status == "active"))}
-    overrides: dict[str, dict[str, Any]] = {}
-    for gid, attr, value in session.execute(
-            select(m.AttributeOverride.golden_id, m.AttributeOverride.attribute, m.AttributeOverride.value)
-            .where(m.AttributeOverride.removed_at.is_(None)).order_by(m.AttributeOverride.id)):
-        overrides.setdefault(gid, {})[attr] = value
+    overrides = active_overrides(session)
 
     members = outcome.clusters.members()
     ids = assign(members, links, set(active_rows))
@@ -94,6 +195,13 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
             kept = mint_id(f"record:{members[key][0]}", lambda c: c in all_ids)
             all_ids.add(kept)
         final[key] = kept
+    # A merged golden record's overrides follow its records to the survivor (whose own
+    # overrides win): a steward's value must not silently stop winning after a merge.
+    inherited: dict[str, dict[str, Any]] = {}
+    for old_id, key in sorted(ids.merged_into.items()):
+        target = overrides.setdefault(final[key], {})
+        inherited[old_id] = {a: v for a, v in overrides.get(old_id, {}).items() if a not in target}
+        target.update(inherited[old_id])
 
     rules = load_survivorship()
     new_goldens, changed_goldens = [], []
@@ -117,22 +225,7 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
             report.created += 1
             continue
         old = active_rows[gid]
-        changed = False
-        for attr in sorted(set(attrs) | set(old.attributes or {})):
-            before, after = (old.attributes or {}).get(attr), attrs.get(attr)
-            if not _same(before, after):
-                if not _same((before or {}).get("value"), (after or {}).get("value")):
-                    events.record(gid, "attribute_changed", attribute=attr,
-                                  old=masked_attribute(attr, (before or {}).get("value")),
-                                  new=masked_attribute(attr, (after or {}).get("value")),
-                                  source=(after or {}).get("source"), rule=(after or {}).get("rule"))
-                changed = True
-        old_idents = set(old.identifier_set or [])
-        for entry in sorted(idents - old_idents):
-            events.record(gid, "identifier_added", identifier=masked_identifier(entry))
-        for entry in sorted(old_idents - idents):
-            events.record(gid, "identifier_removed", identifier=masked_identifier(entry))
-        if changed or idents != old_idents:
+        if record_changes(events, gid, old.attributes, attrs, set(old.identifier_set or []), idents):
             changed_goldens.append({"b_id": gid, "attributes": attrs, "identifier_set": ident_list,
                                     "updated_at": now})
             report.updated += 1
@@ -158,6 +251,14 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
         # Earlier redirects to the merged record now point straight at the survivor.
         session.execute(update(m.GoldenRecord).where(m.GoldenRecord.redirect_to == old_id)
                         .values(redirect_to=survivor))
+        if inherited[old_id]:
+            session.execute(update(m.AttributeOverride)
+                            .where(m.AttributeOverride.golden_id == old_id, m.AttributeOverride.removed_at.is_(None),
+                                   m.AttributeOverride.attribute.in_(sorted(inherited[old_id])))
+                            .values(golden_id=survivor))
+        session.execute(update(m.AttributeOverride)
+                        .where(m.AttributeOverride.golden_id == old_id, m.AttributeOverride.removed_at.is_(None))
+                        .values(removed_at=now, removed_by=actor))
         events.record(old_id, "merged", into=survivor)
         events.record(survivor, "absorbed", golden_id_merged=old_id)
         report.merged += 1
@@ -168,7 +269,7 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
         report.retired += 1
 
     report.links_changed = _sync_links(session, outcome, final, members, link_rows, run_id, now)
-    added, removed = _sync_relations(session, events, now)
+    added, removed = sync_relations(session, events, now)
     report.relations_added, report.relations_removed = added, removed
     report.review_opened, report.review_closed = sync_review_tasks(session, outcome, run_id)
     _store_matching_state(session, outcome, run_id)
@@ -211,21 +312,29 @@ def _sync_links(session: Session, outcome: MatchingOutcome, final: dict[int, str
     return len(inserts) + len(updates) + len(gone)
 
 
-def _sync_relations(session: Session, events: EventRecorder, now: Any) -> tuple[int, int]:
-    """Lift source relations whose both ends are linked; diff against the stored golden relations."""
+def sync_relations(session: Session, events: EventRecorder, now: Any,
+                   golden_ids: list[str] | None = None) -> tuple[int, int]:
+    """Lift source relations whose both ends are linked; diff against the stored golden relations.
+
+    ``golden_ids`` limits the work to relations touching those golden records
+    (a steward action); ``None`` diffs everything (a reconciliation).
+    """
     subj, obj = aliased(m.GoldenLink), aliased(m.GoldenLink)
+    wanted_q = (select(m.SourceRelation.type, subj.golden_id, obj.golden_id, m.SourceRelation.label)
+                .join(subj, subj.source_record_id == m.SourceRelation.subject_record_id)
+                .join(obj, obj.source_record_id == m.SourceRelation.object_record_id)
+                .order_by(m.SourceRelation.id))
+    existing_q = select(m.GoldenRelation.id, m.GoldenRelation.type, m.GoldenRelation.subject_golden_id,
+                        m.GoldenRelation.object_golden_id)
+    if golden_ids is not None:
+        wanted_q = wanted_q.where(or_(subj.golden_id.in_(golden_ids), obj.golden_id.in_(golden_ids)))
+        existing_q = existing_q.where(or_(m.GoldenRelation.subject_golden_id.in_(golden_ids),
+                                          m.GoldenRelation.object_golden_id.in_(golden_ids)))
     wanted: dict[tuple[str, str, str], str | None] = {}
-    for kind, sg, og, label in session.execute(
-            select(m.SourceRelation.type, subj.golden_id, obj.golden_id, m.SourceRelation.label)
-            .join(subj, subj.source_record_id == m.SourceRelation.subject_record_id)
-            .join(obj, obj.source_record_id == m.SourceRelation.object_record_id)
-            .order_by(m.SourceRelation.id)):
+    for kind, sg, og, label in session.execute(wanted_q):
         if sg != og:
             wanted.setdefault((kind, sg, og), label)
-    existing = {(r.type, r.subject_golden_id, r.object_golden_id): r.id
-                for r in session.execute(select(m.GoldenRelation.id, m.GoldenRelation.type,
-                                                m.GoldenRelation.subject_golden_id,
-                                                m.GoldenRelation.object_golden_id))}
+    existing = {(r.type, r.subject_golden_id, r.object_golden_id): r.id for r in session.execute(existing_q)}
     add = sorted(set(wanted) - set(existing))
     remove = sorted(set(existing) - set(wanted))
     if add:

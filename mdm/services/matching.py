@@ -58,6 +58,7 @@ class MatchingOutcome:
     new_edges: list[ScoredPair]  # scored this run (to store)
     stale_edge_ids: set[int]  # records whose stored edges are replaced
     rules: MatchRules
+    frame: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -233,5 +234,50 @@ def run_matching(
         standardised={rid: std for rid, _s, std, _u in records},
         updated_at={rid: u for rid, _s, _std, u in records}, clusters=result, pairs=pairs, review=review,
         model=model, model_is_new=model_is_new, full=full, changed_ids=changed, feature_hashes=hashes,
-        new_edges=new_edges, stale_edge_ids=changed, rules=rules, timings=timings,
+        new_edges=new_edges, stale_edge_ids=changed, rules=rules, frame=frame, timings=timings,
     )
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return None if isinstance(value, float) and value != value else value  # NaN -> None
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if hasattr(value, "item"):  # numpy / pandas scalars
+        return value.item()
+    return None if pd.isna(value) else value
+
+
+def store_features(session: Session, outcome: MatchingOutcome) -> None:
+    """Keep the feature rows of changed records (match-on-entry blocks and scores against them)."""
+    from sqlalchemy import delete, insert
+
+    current = set(outcome.record_ids)
+    changed = sorted(outcome.changed_ids)
+    if outcome.full:
+        session.execute(delete(m.MatchFeature))
+    else:
+        gone = [rid for rid in session.scalars(select(m.MatchFeature.source_record_id)) if rid not in current]
+        for i in range(0, len(changed + gone), 5000):
+            chunk = (changed + gone)[i:i + 5000]
+            session.execute(delete(m.MatchFeature).where(m.MatchFeature.source_record_id.in_(chunk)))
+    frame = outcome.frame
+    if frame is None or not changed:
+        return
+    rows = frame[frame["unique_id"].isin(set(changed))]
+    columns = list(rows.columns)
+    batch = []
+    for values in rows.itertuples(index=False, name=None):
+        feat = {c: _json_safe(v) for c, v in zip(columns, values)}
+        batch.append({
+            "source_record_id": int(feat["unique_id"]), "features": feat,
+            "hetu_any": feat.get("hetu_any"), "birth_date": feat.get("birth_date"),
+            "first_given": feat.get("first_given"), "surname": feat.get("surname"),
+            "phone_block": feat.get("phone_block"), "email_block": feat.get("email_block"),
+            "other_id": feat.get("other_id"), "postcode": feat.get("postcode"),
+        })
+        if len(batch) >= 5000:
+            session.execute(insert(m.MatchFeature), batch)
+            batch = []
+    if batch:
+        session.execute(insert(m.MatchFeature), batch)

@@ -5,7 +5,9 @@ state of the run — matching state, golden records, links, relations, review
 tasks, history, change feed and the run's own "succeeded" mark — commits in one
 transaction. A run killed at any point leaves the golden state as it was, and
 the next run redoes the same work (what changed is measured against the last
-*committed* matching state) and reaches the same result.
+*committed* matching state) and reaches the same result. Steward actions are
+serialised with the golden update (:func:`golden.lock_golden_writes`); if
+stewards ruled while matching ran, matching is redone before applying.
 """
 from __future__ import annotations
 
@@ -19,19 +21,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import text, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..errors import MdmError
 from ..store import Store
 from ..store import models as m
-from .golden import apply_matching
-from .matching import run_matching
+from .golden import apply_matching, lock_golden_writes
+from .matching import MatchingOutcome, run_matching
 from .pull import pull_source
 
 log = logging.getLogger(__name__)
 
 STAGES = ("pull", "match", "golden", "report")
+#: Matching is redone (at most this many times in all) when stewards rule while it runs.
+MATCH_ATTEMPTS = 3
 
 
 class ReconcileLocked(MdmError):
@@ -60,7 +65,14 @@ def reconcile_lock(config: Config, store: Store) -> Iterator[None]:
             if store.dialect == "postgresql":
                 conn = store.engine.connect()
                 if not conn.execute(text("SELECT pg_try_advisory_lock(727001)")).scalar():
+                    # Not ours: closing the connection below must not try to release it.
+                    conn.close()
+                    conn = None
                     raise ReconcileLocked("another reconciliation is running on this database")
+                # The lock belongs to the database session, not to a transaction: end the
+                # transaction so the connection does not sit "idle in transaction" for the
+                # whole run (idle_in_transaction_session_timeout would end it, and the lock).
+                conn.commit()
             fh.seek(0)
             fh.truncate()
             fh.write(f"{os.getpid()}\n")
@@ -69,6 +81,7 @@ def reconcile_lock(config: Config, store: Store) -> Iterator[None]:
         finally:
             if conn is not None:
                 conn.execute(text("SELECT pg_advisory_unlock(727001)"))
+                conn.commit()
                 conn.close()
             fcntl.flock(fh, fcntl.LOCK_UN)
 
@@ -81,6 +94,32 @@ def _histogram(values: list[float], edges: list[float]) -> list[dict[str, Any]]:
                 counts[i] += 1
                 break
     return [{"from": edges[i], "to": edges[i + 1], "count": c} for i, c in enumerate(counts)]
+
+
+def _decisions_marker(session: Session) -> tuple[int, int, int]:
+    """Changes whenever a steward decision is added or revoked."""
+    count, top = session.execute(select(func.count(), func.coalesce(func.max(m.StewardDecision.id), 0))).one()
+    revoked = session.scalar(select(func.count()).select_from(m.StewardDecision)
+                             .where(m.StewardDecision.revoked_at.is_not(None)))
+    return int(count), int(top), int(revoked or 0)
+
+
+def _describe_matching(report: dict[str, Any], outcome: MatchingOutcome) -> None:
+    report["matching"] = {
+        "records": len(outcome.record_ids), "changed_records": len(outcome.changed_ids),
+        "full": outcome.full, "model_version": outcome.model.version,
+        "model_trained": outcome.model_is_new, "pairs_scored": len(outcome.new_edges),
+        "pairs_kept": len(outcome.pairs),
+        "auto_links": sum(1 for p in outcome.pairs.values()
+                          if p.kind == "auto" and p.match_probability >= outcome.rules.auto_link),
+        "rule_links": sum(1 for p in outcome.pairs.values() if p.kind == "rule"),
+        "review_pairs": len(outcome.review), "conflicts": len(outcome.clusters.conflicts),
+        "timings": outcome.timings,
+    }
+    sizes = Counter(len(v) for v in outcome.clusters.members().values())
+    report["cluster_sizes"] = {str(k): sizes[k] for k in sorted(sizes)}
+    weights = [p.match_weight for p in outcome.pairs.values() if p.kind == "auto"]
+    report["match_weight_histogram"] = _histogram(weights, [-10, -5, 0, 5, 10, 15, 20, 25, 30, 40])
 
 
 def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool = False,
@@ -106,38 +145,35 @@ def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool
             stage_done("pull", {"sources": sources})
             _checkpoint("after_pull")
 
-            t = time.monotonic()
-            outcome = run_matching(store, config, full=full, retrain=retrain)
-            report["stages"]["match"] = round(time.monotonic() - t, 3)
-            report["matching"] = {
-                "records": len(outcome.record_ids), "changed_records": len(outcome.changed_ids),
-                "full": outcome.full, "model_version": outcome.model.version,
-                "model_trained": outcome.model_is_new, "pairs_scored": len(outcome.new_edges),
-                "pairs_kept": len(outcome.pairs),
-                "auto_links": sum(1 for p in outcome.pairs.values()
-                                  if p.kind == "auto" and p.match_probability >= outcome.rules.auto_link),
-                "rule_links": sum(1 for p in outcome.pairs.values() if p.kind == "rule"),
-                "review_pairs": len(outcome.review), "conflicts": len(outcome.clusters.conflicts),
-                "timings": outcome.timings,
-            }
-            sizes = Counter(len(v) for v in outcome.clusters.members().values())
-            report["cluster_sizes"] = {str(k): sizes[k] for k in sorted(sizes)}
-            weights = [p.match_weight for p in outcome.pairs.values() if p.kind == "auto"]
-            report["match_weight_histogram"] = _histogram(weights, [-10, -5, 0, 5, 10, 15, 20, 25, 30, 40])
-            stage_done("match", {})
-            _checkpoint("after_match")
+            for attempt in range(1, MATCH_ATTEMPTS + 1):
+                with store.session() as s:
+                    marker = _decisions_marker(s)
+                t = time.monotonic()
+                outcome = run_matching(store, config, full=full, retrain=retrain)
+                report["stages"]["match"] = round(time.monotonic() - t, 3)
+                _describe_matching(report, outcome)
+                stage_done("match", {})
+                _checkpoint("after_match")
 
-            t = time.monotonic()
-            with store.session() as s:
-                golden = apply_matching(s, outcome, run_id)
-                _checkpoint("before_commit")
-                report["golden"] = golden.as_dict()
-                report["stages"]["golden"] = round(time.monotonic() - t, 3)
-                report["seconds"] = round(time.monotonic() - started, 3)
-                report["finished_at"] = m.utcnow().isoformat()
-                report["status"] = "succeeded" if all(r.status == "ok" for r in sources) else "partial"
-                s.execute(update(m.ReconciliationRun).where(m.ReconciliationRun.id == run_id)
-                          .values(status="succeeded", finished_at=m.utcnow(), report=report))
+                t = time.monotonic()
+                with store.session() as s:
+                    # From here until commit no steward action can change golden state.
+                    lock_golden_writes(s)
+                    if _decisions_marker(s) != marker and attempt < MATCH_ATTEMPTS:
+                        # A steward ruled while we matched: applying this outcome would undo
+                        # the ruling until the next run (e.g. split a steward's merge again).
+                        log.info("steward decisions changed during matching; matching again")
+                        continue
+                    golden = apply_matching(s, outcome, run_id)
+                    _checkpoint("before_commit")
+                    report["golden"] = golden.as_dict()
+                    report["stages"]["golden"] = round(time.monotonic() - t, 3)
+                    report["seconds"] = round(time.monotonic() - started, 3)
+                    report["finished_at"] = m.utcnow().isoformat()
+                    report["status"] = "succeeded" if all(r.status == "ok" for r in sources) else "partial"
+                    s.execute(update(m.ReconciliationRun).where(m.ReconciliationRun.id == run_id)
+                              .values(status="succeeded", finished_at=m.utcnow(), report=report))
+                break
             stage_done("golden", {})
             _checkpoint("after_commit")
         except BaseException as exc:
