@@ -26,7 +26,7 @@ from rules.survivorship import load_survivorship, survive
 from ..store import models as m
 from .events import EventRecorder, masked_attribute, masked_identifier
 from .golden_ids import assign, mint_id
-from .matching import MatchingOutcome
+from .matching import MatchingOutcome, store_features
 from .review import sync_review_tasks
 
 KIND_RANK = {"steward": 0, "rule": 1, "auto": 2}
@@ -273,6 +273,7 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
     report.relations_added, report.relations_removed = added, removed
     report.review_opened, report.review_closed = sync_review_tasks(session, outcome, run_id)
     _store_matching_state(session, outcome, run_id)
+    store_features(session, outcome)
     events.flush()
     report.history_rows = events.count
     return report
