@@ -149,7 +149,11 @@ def add_holder_counts(rows: list[dict[str, Any]]) -> None:
 
 def build_frame(records: Iterable[tuple[int, str, Mapping[str, Any]]]) -> pd.DataFrame:
     """The Splink input table from ``(record id, source name, standardised)`` triples."""
-    rows = [record_features(rid, source, std) for rid, source, std in records]
+    return frame_from_rows([record_features(rid, source, std) for rid, source, std in records])
+
+
+def frame_from_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The Splink input table from :func:`record_features` rows (holder counts added here)."""
     add_holder_counts(rows)
     for row in rows:  # Splink's null levels want NULL, not an empty list
         row["given_names"] = row["given_names"] or None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
@@ -157,6 +157,43 @@ def recompute_goldens(session: Session, golden_ids: list[str], events: EventReco
     return changed
 
 
+def _changed_records(session: Session) -> set[int]:
+    """Records pulled as new, changed or deleted since the last successful reconciliation."""
+    last_ok = session.scalar(select(func.max(m.ReconciliationRun.id)).where(
+        m.ReconciliationRun.kind == "reconcile", m.ReconciliationRun.status == "succeeded"))
+    query = select(m.SourceRecord.id)
+    if last_ok is not None:
+        query = query.where((m.SourceRecord.changed_run_id > last_ok) | m.SourceRecord.changed_run_id.is_(None))
+    return set(session.scalars(query))
+
+
+def _batches(keys: list[int], members: dict[int, list[int]], records: int) -> Iterator[list[int]]:
+    """Cluster keys in batches of about ``records`` records (bounded memory for a full run)."""
+    batch: list[int] = []
+    size = 0
+    for key in keys:
+        batch.append(key)
+        size += len(members[key])
+        if size >= records:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _record_data(session: Session, record_ids: list[int]) -> dict[int, tuple[int, str, dict[str, Any], str | None]]:
+    """Survivorship input of these records: (record id, source, standardised, updated-at)."""
+    out = {}
+    for i in range(0, len(record_ids), 5000):
+        for rid, src, std, updated in session.execute(
+                select(m.SourceRecord.id, m.SourceSystem.name, m.SourceRecord.standardised,
+                       m.SourceRecord.source_updated_at)
+                .join(m.SourceSystem, m.SourceSystem.id == m.SourceRecord.source_system_id)
+                .where(m.SourceRecord.id.in_(record_ids[i:i + 5000]))):
+            out[int(rid)] = (int(rid), src, std, updated.isoformat() if updated else None)
+    return out
+
+
 def _best_edges(outcome: MatchingOutcome) -> dict[int, tuple[str, float | None, dict[str, Any] | None]]:
     """Per record, the strongest edge that put it in its cluster: (kind, score, explanation)."""
     best: dict[int, tuple[tuple[int, float], str, float | None, dict[str, Any] | None]] = {}
@@ -181,13 +218,11 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
     link_rows = {r.source_record_id: r for r in session.execute(
         select(m.GoldenLink.source_record_id, m.GoldenLink.golden_id, m.GoldenLink.kind, m.GoldenLink.score))}
     all_ids = set(session.scalars(select(m.GoldenRecord.id)).all())
-    active_rows = {r.id: r for r in session.execute(
-        select(m.GoldenRecord.id, m.GoldenRecord.attributes, m.GoldenRecord.identifier_set)
-        .where(m.GoldenRecord.status == "active"))}
+    active = set(session.scalars(select(m.GoldenRecord.id).where(m.GoldenRecord.status == "active")).all())
     overrides = active_overrides(session)
 
     members = outcome.clusters.members()
-    ids = assign(members, links, set(active_rows))
+    ids = assign(members, links, active)
     final: dict[int, str] = {}
     for key in sorted(members):
         kept = ids.golden_of[key]
@@ -203,32 +238,50 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
         inherited[old_id] = {a: v for a, v in overrides.get(old_id, {}).items() if a not in target}
         target.update(inherited[old_id])
 
+    # Only golden records whose inputs changed are recomputed: new ones, those whose
+    # membership changed, those holding a record changed since the last good run.
+    touched = _changed_records(session)
+    old_size: dict[str, int] = {}
+    for gid in links.values():
+        old_size[gid] = old_size.get(gid, 0) + 1
+    dirty = [key for key, recs in members.items()
+             if ids.golden_of[key] is None or old_size.get(final[key]) != len(recs)
+             or any(links.get(r) != final[key] or r in touched for r in recs)]
+
     rules = load_survivorship()
     new_goldens, changed_goldens = [], []
     splits: dict[str, list[str]] = {}
-    for key, recs in members.items():
-        gid = final[key]
-        attrs = survive(((r, outcome.sources[r], outcome.standardised[r], outcome.updated_at[r]) for r in recs),
-                        rules, overrides.get(gid))
-        idents = set()
-        for r in recs:
-            idents |= identifier_set(outcome.standardised[r])
-        ident_list = sorted(idents)
-        if ids.golden_of[key] is None:
-            new_goldens.append({"id": gid, "kind": "person", "status": "active", "attributes": attrs,
-                                "identifier_set": ident_list, "created_at": now, "updated_at": now,
-                                "created_run_id": run_id})
-            origin = ids.split_from.get(key)
-            events.record(gid, "created", records=len(recs), **({"split_from": origin} if origin else {}))
-            if origin:
-                splits.setdefault(origin, []).append(gid)
-            report.created += 1
-            continue
-        old = active_rows[gid]
-        if record_changes(events, gid, old.attributes, attrs, set(old.identifier_set or []), idents):
-            changed_goldens.append({"b_id": gid, "attributes": attrs, "identifier_set": ident_list,
-                                    "updated_at": now})
-            report.updated += 1
+    for batch in _batches(sorted(dirty), members, 20_000):
+        data = _record_data(session, [r for key in batch for r in members[key]])
+        kept_ids = [final[key] for key in batch if ids.golden_of[key] is not None]
+        old_rows = {}
+        for i in range(0, len(kept_ids), 5000):
+            old_rows.update({r.id: r for r in session.execute(
+                select(m.GoldenRecord.id, m.GoldenRecord.attributes, m.GoldenRecord.identifier_set)
+                .where(m.GoldenRecord.id.in_(kept_ids[i:i + 5000])))})
+        for key in batch:
+            recs = members[key]
+            gid = final[key]
+            attrs = survive((data[r] for r in recs), rules, overrides.get(gid))
+            idents: set[str] = set()
+            for r in recs:
+                idents |= identifier_set(data[r][2])
+            ident_list = sorted(idents)
+            if ids.golden_of[key] is None:
+                new_goldens.append({"id": gid, "kind": "person", "status": "active", "attributes": attrs,
+                                    "identifier_set": ident_list, "created_at": now, "updated_at": now,
+                                    "created_run_id": run_id})
+                origin = ids.split_from.get(key)
+                events.record(gid, "created", records=len(recs), **({"split_from": origin} if origin else {}))
+                if origin:
+                    splits.setdefault(origin, []).append(gid)
+                report.created += 1
+                continue
+            old = old_rows[gid]
+            if record_changes(events, gid, old.attributes, attrs, set(old.identifier_set or []), idents):
+                changed_goldens.append({"b_id": gid, "attributes": attrs, "identifier_set": ident_list,
+                                        "updated_at": now})
+                report.updated += 1
 
     for origin, parts in sorted(splits.items()):
         events.record(origin, "split", new_golden_ids=sorted(parts))

@@ -7,11 +7,12 @@ state and golden state in one transaction.
 from __future__ import annotations
 
 import hashlib
+import sys
 import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 from sqlalchemy import func, select
@@ -45,8 +46,6 @@ class ScoredPair:
 class MatchingOutcome:
     record_ids: list[int]
     sources: dict[int, str]
-    standardised: dict[int, dict[str, Any]]
-    updated_at: dict[int, str | None]
     clusters: ClusterResult
     pairs: dict[tuple[int, int], ScoredPair]  # every kept pair (review band and above) + rule pairs
     review: list[tuple[ScoredPair, str]]  # (pair, reason) to put before a steward
@@ -62,16 +61,37 @@ class MatchingOutcome:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def load_records(session: Session) -> list[tuple[int, str, dict[str, Any], str | None]]:
-    """(record id, source name, standardised, updated-at) of every current person record, by id."""
-    rows = session.execute(
+def load_records(session: Session) -> Iterator[tuple[int, str, dict[str, Any], str | None]]:
+    """(record id, source name, standardised, updated-at) of every current person record, by id.
+
+    Streamed in chunks: the standardised JSON of a million records is not held at once.
+    """
+    result = session.execute(
         select(m.SourceRecord.id, m.SourceSystem.name, m.SourceRecord.standardised,
                m.SourceRecord.source_updated_at)
         .join(m.SourceSystem, m.SourceSystem.id == m.SourceRecord.source_system_id)
         .where(m.SourceRecord.deleted_at.is_(None), m.SourceRecord.kind == "person")
         .order_by(m.SourceRecord.id)
-    ).all()
-    return [(int(r[0]), r[1], r[2], r[3].isoformat() if r[3] else None) for r in rows]
+        .execution_options(yield_per=5000)
+    )
+    for r in result:
+        yield int(r[0]), sys.intern(r[1]), r[2], r[3].isoformat() if r[3] else None
+
+
+def _digest_records(session: Session, rules: MatchRules) -> tuple[list[dict[str, Any]], dict[int, str],
+                                                                   dict[str, dict[int, str]]]:
+    """One pass over the records: feature rows, sources, and each identity rule's values."""
+    rows: list[dict[str, Any]] = []
+    sources: dict[int, str] = {}
+    values: dict[str, dict[int, str]] = {r.name: {} for r in rules.identity_rules}
+    for rid, src, std, _updated in load_records(session):
+        rows.append(F.record_features(rid, src, std))
+        sources[rid] = src
+        for rule in rules.identity_rules:
+            value = strong_value(std, rule)
+            if value:
+                values[rule.name][rid] = value
+    return rows, sources, values
 
 
 def feature_hashes(frame: pd.DataFrame) -> dict[int, str]:
@@ -136,7 +156,7 @@ def run_matching(
             progress(name)
 
     with store.session() as s:
-        records = load_records(s)
+        feature_rows, sources, identity_values = _digest_records(s, rules)
         model = None if retrain else active_model(s)
         if model is not None and model.fingerprint != settings_fingerprint():
             log.info("the stored model was trained for other comparisons; retraining")
@@ -151,9 +171,9 @@ def run_matching(
         steward_must, steward_cannot = steward_constraints(s)
     lap("load")
 
-    frame = F.build_frame((rid, src, std) for rid, src, std, _ in records)
+    frame = F.frame_from_rows(feature_rows)
+    del feature_rows
     hashes = feature_hashes(frame)
-    sources = {rid: src for rid, src, _, _ in records}
     lap("features")
 
     own_backend = backend is None
@@ -189,14 +209,11 @@ def run_matching(
 
     strong: dict[int, str] = {}
     for rule in rules.rules("cannot_link"):
-        for rid, _src, std, _ in records:
-            value = strong_value(std, rule)
-            if value:
-                strong.setdefault(rid, f"{rule.name}:{value}")
+        for rid, value in identity_values[rule.name].items():
+            strong.setdefault(rid, f"{rule.name}:{value}")
     rule_pairs = []
     for rule in rules.rules("must_link"):
-        values = {rid: v for rid, _src, std, _ in records if (v := strong_value(std, rule))}
-        for a, b in must_link_pairs(values):
+        for a, b in must_link_pairs(identity_values[rule.name]):
             scored_pair = pairs.get((a, b))
             rule_pairs.append(ScoredPair(
                 a, b, scored_pair.match_weight if scored_pair else 0.0,
@@ -230,9 +247,7 @@ def run_matching(
     lap("review")
 
     return MatchingOutcome(
-        record_ids=sorted(current), sources=sources,
-        standardised={rid: std for rid, _s, std, _u in records},
-        updated_at={rid: u for rid, _s, _std, u in records}, clusters=result, pairs=pairs, review=review,
+        record_ids=sorted(current), sources=sources, clusters=result, pairs=pairs, review=review,
         model=model, model_is_new=model_is_new, full=full, changed_ids=changed, feature_hashes=hashes,
         new_edges=new_edges, stale_edge_ids=changed, rules=rules, frame=frame, timings=timings,
     )
