@@ -18,14 +18,12 @@ from .errors import error_response
 
 # DDMMYY, a century sign (all 13; a space too, because "+" in a query string
 # decodes to a space), the individual number and the check character, as in
-# the normal form: upper case. The date part must be plausible and no digit
-# may precede it. Upper case only, on purpose: golden ids are "G" + 20
-# lower-case hex digits (mdm/services/golden_ids.py), and with a/b/c/d/e/f
-# accepted as century signs about one id in 1,200 would look like a HETU and
-# could never be fetched. A lower-case HETU in a URL is still redacted from
-# every log line (HETU_IN_TEXT below is case-insensitive).
+# the normal form, in any case. The date part must be plausible and no digit
+# may precede it. Golden ids are letters only (mdm/services/golden_ids.py), so
+# no id can ever look like a HETU and be refused.
 HETU_IN_URL = re.compile(
-    r"(?<!\d)(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d\d[-+ YXWVUABCDEF]\d{3}[0-9A-Y]"
+    r"(?<!\d)(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])\d\d[-+ YXWVUABCDEF]\d{3}[0-9A-Y]",
+    re.IGNORECASE,
 )
 # Redaction of log lines is broader (no date or boundary checks; the sign may
 # be missing, as in compacted values): a false positive only blanks a log token.

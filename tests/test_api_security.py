@@ -1,7 +1,6 @@
 """API keys (401), scopes (403), rate limits (429), error shape, no HETU in URLs or logs."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 
@@ -11,6 +10,7 @@ from sqlalchemy import select
 from mdm.services import accounts
 from mdm.services import lookup as lookup_service
 from mdm.store import models as m
+from mdm.services.golden_ids import mint_id
 from stewardship_ui.security import url_holds_hetu
 from test_web_support import *  # noqa: F401,F403 - fixtures
 from test_web_support import bearer, make_key
@@ -111,13 +111,18 @@ def test_no_hetu_in_urls(client, store, world, url):
 
 
 def test_hetu_guard_lets_golden_ids_through():
-    # Golden ids are "G" + 20 lower-case hex digits (golden_ids.mint_id): none may be refused.
-    for i in range(50_000):
-        gid = "G" + hashlib.sha256(f"seed{i}#0".encode()).hexdigest()[:20]
+    # Golden ids are letters only (golden_ids.mint_id): none may be refused.
+    for i in range(20_000):
+        gid = mint_id(f"seed{i}", lambda c: False)
         assert not url_holds_hetu(f"/api/v1/golden/{gid}/history", "limit=10"), gid
     assert not url_holds_hetu("/api/v1/golden/g-000123", "since=1310523080")
     assert not url_holds_hetu("/api/v1/golden/x", "q=991399-123N")  # no such date
     assert url_holds_hetu("/api/v1/golden/x", "q=131052-308T")
+
+
+def test_lowercase_hetu_in_url_is_refused_too():
+    assert url_holds_hetu("/api/v1/golden/x", "q=131052-308t")
+    assert url_holds_hetu("/api/v1/golden/131052a308t", "")
 
 
 def test_lowercase_hetu_in_url_is_still_kept_out_of_logs(app, client, store, caplog):

@@ -57,12 +57,18 @@ def assign(clusters: Mapping[int, list[int]], links: Mapping[int, str], active: 
     return result
 
 
+# Hex digits spelled with 16 letters: an id without digits can never look like a
+# HETU (six digits, a sign, three digits), so the API can refuse every HETU-shaped
+# URL, in any case, without ever refusing a golden id.
+_LETTERS = str.maketrans("0123456789abcdef", "bcdfghjkmnpqrstv")
+
+
 def mint_id(seed: str, exists: Callable[[str], bool]) -> str:
     """An opaque id derived from ``seed`` (the first member's source reference), never reused."""
     n = 0
     while True:
         digest = hashlib.sha256(f"{seed}#{n}".encode("utf-8")).hexdigest()[:20]
-        candidate = f"G{digest}"
+        candidate = f"G{digest.translate(_LETTERS)}"
         if not exists(candidate):
             return candidate
         n += 1
