@@ -43,7 +43,7 @@ within the two years before the reference date.
 
 Hard cases (shares are per opportunity; the first few *visible* opportunities -
 the person has records in >= 2 sources - are forced, so even 1,000 persons contain
-every case; :data:`generator.SHARES` is the authoritative table and
+every case; :data:`common.SHARES` is the authoritative table and
 ``manifest.json`` reports the hits of a run):
 
 1. Shared contact data: 15% of households of >= 2 share a landline (elderly couples
