@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 DOCUMENT_FORMAT = "pat-mdm-matching-model/1"
 # A level EM never saw keeps this m (rare) rather than an undefined one.
-UNOBSERVED_M = 1e-4
+UNOBSERVED_M = 1e-6
 #: Deterministic rules for the prior (lambda): near-certain matches.
 PRIOR_RULES = (("hetu",), ("other_id",), ("birth_date", "first_given", "surname"))
 #: EM passes; each trains the comparisons its blocking columns do not touch.
@@ -99,13 +99,21 @@ class TrainedModel:
         return linker
 
 
-def _fill_unobserved(params: dict[str, Any]) -> None:
+def _regularise(params: dict[str, Any]) -> None:
+    """Keep EM's estimates sane where the data said little.
+
+    A level EM never saw gets a small m (evidence against) and, without a u,
+    the same u (no evidence at all). No m goes below ``UNOBSERVED_M``: on small
+    or skewed data EM can drive a level's m towards zero, and a weight of -50
+    would then outvote even a shared HETU.
+    """
     for levels in params["comparisons"].values():
         for level in levels:
-            if level["m"] is None:
-                level["m"] = UNOBSERVED_M
+            m = level["m"]
+            m = UNOBSERVED_M if m is None else max(float(m), UNOBSERVED_M)
+            level["m"] = m
             if level["u"] is None:
-                level["u"] = UNOBSERVED_M
+                level["u"] = m
 
 
 def train(frame: pd.DataFrame, backend: MatchingBackend, version: int, *, seed: int = 1,
@@ -125,7 +133,7 @@ def train(frame: pd.DataFrame, backend: MatchingBackend, version: int, *, seed: 
         training.estimate_parameters_using_expectation_maximisation(block_on(*cols))
     saved = linker.misc.save_model_to_json(out_path=None)  # None: return the dict, write no file
     params = S.extract_parameters(saved)
-    _fill_unobserved(params)
+    _regularise(params)
     tf_tables: dict[str, dict[str, float]] = {}
     for column in S.TF_COLUMNS:
         tf = linker.table_management.compute_tf_table(column).as_pandas_dataframe()

@@ -51,6 +51,8 @@ def _all_null(side: str) -> str:
 
 
 def comparisons(dialect: str) -> list[Any]:
+    """The comparisons; ``m_probabilities`` are EM's starting points (small data sets
+    otherwise let EM wander off to absurd weights), not fixed values."""
     sql = DIALECT_SQL[dialect]
     return [
         cl.CustomComparison(
@@ -67,7 +69,7 @@ def comparisons(dialect: str) -> list[Any]:
                 cll.JaroWinklerLevel("first_given", 0.88),
                 cll.ElseLevel(),
             ],
-        ),
+        ).configure(m_probabilities=[0.6, 0.25, 0.05, 0.02, 0.02, 0.03, 0.03]),
         cl.CustomComparison(
             output_column_name="surname",
             comparison_description="Surname, diacritics folded, maiden and double-barrelled parts",
@@ -79,7 +81,7 @@ def comparisons(dialect: str) -> list[Any]:
                 cll.CustomLevel(SWAPPED, "Surname and given name swapped"),
                 cll.ElseLevel(),
             ],
-        ),
+        ).configure(m_probabilities=[0.85, 0.05, 0.04, 0.01, 0.05]),
         cl.CustomComparison(
             output_column_name="birth_date",
             comparison_description="Birth date with day/month swap and one-character typos",
@@ -99,7 +101,9 @@ def comparisons(dialect: str) -> list[Any]:
                 cll.LevenshteinLevel("birth_date", 1),
                 cll.ElseLevel(),
             ],
-        ),
+        # No EM pass sees birth dates disagree among likely matches (the HETU pass only
+        # sees agreeing ones), so these m stay what is given here: disagreement is rare.
+        ).configure(m_probabilities=[0.001, 0.95, 0.005, 0.0001, 0.0001]),
         cl.CustomComparison(
             output_column_name="hetu",
             comparison_description="HETU: valid codes fixed as (dis)proof, temporary/invalid ones weak",
@@ -149,7 +153,7 @@ def comparisons(dialect: str) -> list[Any]:
                 cll.ExactMatchLevel("postcode").configure(tf_adjustment_column="postcode"),
                 cll.ElseLevel(),
             ],
-        ),
+        ).configure(m_probabilities=[0.5, 0.1, 0.2, 0.02, 0.05, 0.13]),
         cl.CustomComparison(
             output_column_name="city",
             comparison_description="Municipality or suburb; common ones count little",
@@ -158,7 +162,7 @@ def comparisons(dialect: str) -> list[Any]:
                 cll.ExactMatchLevel("city").configure(tf_adjustment_column="city"),
                 cll.ElseLevel(),
             ],
-        ),
+        ).configure(m_probabilities=[0.8, 0.2]),
         cl.CustomComparison(
             output_column_name="other_id",
             comparison_description="A mapped source's own person identifier, typos tolerated",
@@ -168,7 +172,7 @@ def comparisons(dialect: str) -> list[Any]:
                 cll.DamerauLevenshteinLevel("other_id", 1),
                 cll.ElseLevel(),
             ],
-        ),
+        ).configure(m_probabilities=[0.9, 0.05, 0.05]),
     ]
 
 
