@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import random
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -48,8 +49,9 @@ def _change_one_percent(demo: Path, seed: int = 7) -> int:
     path = demo / "health" / "patients.ndjson"
     lines = path.read_text(encoding="utf-8").splitlines()
     for i in rnd.sample(range(len(lines)), max(1, len(lines) // 100)):
-        lines[i] = lines[i].replace('"family": "', '"family": "Uusi', 1)
-        changed += 1
+        edited = re.sub(r'("family"\s*:\s*")', r"\1Uusi", lines[i], count=1)
+        changed += edited != lines[i]
+        lines[i] = edited
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return changed
 
