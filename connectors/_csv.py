@@ -29,9 +29,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Iterator, Sequence, TypeVar
 
-from mdm._typing import RejectedRow
+from mdm._typing import RejectedRow, SourceRecordIn
 
-from .base import ConnectorError
+from .base import Connector, ConnectorError, WatermarkTracker
 
 T = TypeVar("T")
 Opener = Callable[[], IO[bytes]]
@@ -294,3 +294,36 @@ class CsvFile:
                 continue
             assert rec.fields is not None
             yield CsvRow(rec.line, rec.raw, dict(zip(header, rec.fields)), ref)
+
+
+class SingleCsvConnector(Connector):
+    """A connector for one CSV export: reading, quarantine and watermark in one place.
+
+    Subclasses name their required columns and id column and turn a row into a record.
+    """
+
+    required: tuple[str, ...] = ()
+    id_column: str = ""
+
+    def csv_required(self) -> Sequence[str]:
+        return self.required
+
+    def csv_id_column(self) -> str:
+        return self.id_column
+
+    def to_record(self, row: CsvRow) -> SourceRecordIn:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | RejectedRow]:
+        path = self.path_option()
+        csv_file = CsvFile(path.name, lambda: path.open("rb"), self.options, required=self.csv_required(),
+                           id_column=self.csv_id_column(), make_error=self.error, warn=self.warn)
+        tracker = WatermarkTracker(watermark)
+        for item in csv_file.rows():
+            if isinstance(item, RejectedRow):
+                yield item
+                continue
+            record = self.to_record(item)
+            tracker.see(record.updated_at)
+            yield record
+        self.new_watermark = tracker.result()

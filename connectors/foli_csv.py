@@ -10,35 +10,24 @@ active; ``lost``/``closed`` keep that status with ``valid_to`` = the date of
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
-from mdm._typing import AddressIn, IdentifierIn, NameIn, RejectedRow, SourceRecordIn
+from mdm._typing import AddressIn, IdentifierIn, NameIn, SourceRecordIn
 
-from ._csv import CsvFile, CsvRow
-from .base import Connector, WatermarkTracker, add_identifier, parse_date, parse_datetime
+from ._csv import CsvRow, SingleCsvConnector
+from .base import add_identifier, parse_date, parse_datetime
 
 REQUIRED = ("card_number", "holder_first_names", "holder_last_name", "status")
 
 
-class FoliCsvConnector(Connector):
+class FoliCsvConnector(SingleCsvConnector):
     """Travel cards and their holders; one record per card."""
 
     kind = "foli-csv"
     full_export = True
 
-    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | RejectedRow]:
-        path = self.path_option()
-        csv_file = CsvFile(path.name, lambda: path.open("rb"), self.options, required=REQUIRED,
-                           id_column="card_number", make_error=self.error, warn=self.warn)
-        tracker = WatermarkTracker(watermark)
-        for item in csv_file.rows():
-            if isinstance(item, RejectedRow):
-                yield item
-                continue
-            record = self.to_record(item)
-            tracker.see(record.updated_at)
-            yield record
-        self.new_watermark = tracker.result()
+    required = REQUIRED
+    id_column = "card_number"
 
     @staticmethod
     def to_record(row: CsvRow) -> SourceRecordIn:

@@ -7,12 +7,12 @@ the largest ``updated_on`` for information.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
-from mdm._typing import AddressIn, IdentifierIn, NameIn, RejectedRow, RelationIn, SourceRecordIn
+from mdm._typing import AddressIn, IdentifierIn, NameIn, RelationIn, SourceRecordIn
 
-from ._csv import CsvFile, CsvRow
-from .base import Connector, WatermarkTracker, add_identifier, clean, map_sex, parse_datetime
+from ._csv import CsvRow, SingleCsvConnector
+from .base import add_identifier, clean, map_sex, parse_datetime
 
 REQUIRED = ("borrowernumber", "surname", "firstname")
 
@@ -47,25 +47,14 @@ def split_attributes(pairs: list[tuple[str, str]], identifiers: list[IdentifierI
     return other
 
 
-class KohaCsvConnector(Connector):
+class KohaCsvConnector(SingleCsvConnector):
     """Koha patrons from the patron CSV; ``borrowernumber`` is the source id."""
 
     kind = "koha-csv"
     full_export = True
 
-    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | RejectedRow]:
-        path = self.path_option()
-        csv_file = CsvFile(path.name, lambda: path.open("rb"), self.options, required=REQUIRED,
-                           id_column="borrowernumber", make_error=self.error, warn=self.warn)
-        tracker = WatermarkTracker(watermark)
-        for item in csv_file.rows():
-            if isinstance(item, RejectedRow):
-                yield item
-                continue
-            record = self.to_record(item)
-            tracker.see(record.updated_at)
-            yield record
-        self.new_watermark = tracker.result()
+    required = REQUIRED
+    id_column = "borrowernumber"
 
     @staticmethod
     def to_record(row: CsvRow) -> SourceRecordIn:

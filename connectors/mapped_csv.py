@@ -22,19 +22,19 @@ other/unknown, before the built-in codes) and ``full_export`` (default true).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
-from mdm._typing import IDENTIFIER_TYPES, AddressIn, IdentifierIn, NameIn, RejectedRow, SourceRecordIn
+from mdm._typing import IDENTIFIER_TYPES, AddressIn, IdentifierIn, NameIn, SourceRecordIn
 
-from ._csv import CsvFile, CsvRow
-from .base import Connector, WatermarkTracker, add_identifier, map_sex, parse_datetime
+from ._csv import CsvRow, SingleCsvConnector
+from .base import add_identifier, map_sex, parse_datetime
 
 _FIELDS = {"source_id", "given", "family", "calling", "birth_date", "sex", "street", "street_extra",
            "postal_code", "city", "country", "identifiers", "attributes", "updated_at"}
 Columns = list[str]
 
 
-class MappedCsvConnector(Connector):
+class MappedCsvConnector(SingleCsvConnector):
     """A CSV whose columns are mapped to canonical fields in the configuration."""
 
     kind = "mapped-csv"
@@ -83,19 +83,11 @@ class MappedCsvConnector(Connector):
         cols += [c for cols in self.attributes.values() for c in cols]
         return list(dict.fromkeys(cols))
 
-    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | RejectedRow]:
-        path = self.path_option()
-        csv_file = CsvFile(path.name, lambda: path.open("rb"), self.options, required=self._required(),
-                           id_column=self.fields["source_id"][0], make_error=self.error, warn=self.warn)
-        tracker = WatermarkTracker(watermark)
-        for item in csv_file.rows():
-            if isinstance(item, RejectedRow):
-                yield item
-                continue
-            record = self.to_record(item)
-            tracker.see(record.updated_at)
-            yield record
-        self.new_watermark = tracker.result()
+    def csv_required(self) -> list[str]:
+        return self._required()
+
+    def csv_id_column(self) -> str:
+        return self.fields["source_id"][0]
 
     def _value(self, row: CsvRow, field: str) -> str | None:
         parts = [row.get(c) for c in self.fields.get(field, [])]

@@ -7,7 +7,7 @@ from typing import Any, Optional
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, BigId, JsonType, utcnow
+from .base import Base, JsonType, utcnow
 
 
 class MatchingModel(Base):

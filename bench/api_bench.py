@@ -1,0 +1,258 @@
+"""REST API under gunicorn: lookup and match-on-entry (resolve) against a hello-world baseline.
+
+``python -m bench api -- [--golden N] [--seconds S] [--connections C] [--client auto|wrk|python]``
+
+Builds (once per N, then reused) a PostgreSQL store of N golden records in its
+own schema ``bench_api_N`` of ``MDM_BENCH_DATABASE_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/test``), synthesised by
+:mod:`bench.api_store` with bulk COPY - not a real reconcile - plus the model
+of a reconciled demo store. Then starts ``mdm serve`` (gunicorn, 2 workers) on
+127.0.0.1 and drives it from a separate load-generator process (``wrk``,
+installed from Debian when missing and possible; else an asyncio client):
+``GET /api/v1/ping`` (no key, no database: the hello-world), ``POST /lookup``
+by identifiers of sampled persons (HETU, phone, e-mail, cards) and ``POST
+/resolve`` of new records of sampled persons (other wording, a typo, moved
+now and then) and of strangers (1 in 5).
+
+Goals (issue): lookup >= 50 % of hello-world requests/s, lookup p99 <= 10 ms,
+resolve p50 <= 20 ms and p99 <= 50 ms, on 1,000,000 golden records.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from . import api_load
+from ._common import CACHE, demo_data, save, table
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+MODEL_PERSONS = 2000
+GOALS = {"lookup_vs_ping": 0.5, "lookup_p99_ms": 10.0, "resolve_p50_ms": 20.0, "resolve_p99_ms": 50.0}
+
+
+def _urls(base: str, schema: str) -> tuple[str, str]:
+    """(SQLAlchemy URL with the schema as search_path, libpq conninfo for psycopg)."""
+    url = make_url(base).set(drivername="postgresql+psycopg").update_query_dict({"options": f"-csearch_path={schema}"})
+    plain = make_url(base).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False), plain.render_as_string(hide_password=False)
+
+
+def model_document() -> dict[str, Any]:
+    """The active model of a reconciled demo store (trained once, cached)."""
+    from mdm.config import load_config
+    from mdm.services.matching import active_model
+    from mdm.services.reconcile import reconcile
+    from mdm.store import Store
+
+    demo = demo_data(MODEL_PERSONS)
+    db = CACHE / f"api-model-{MODEL_PERSONS}.sqlite"
+    store = Store(f"sqlite:///{db}")
+    store.upgrade()
+    with store.session() as s:
+        model = active_model(s)
+    if model is None:
+        print(f"training the model on {MODEL_PERSONS} demo persons ...", flush=True)
+        cfg = load_config(demo / "mdm.toml")
+        cfg.var_dir = CACHE / "api-model-var"
+        reconcile(store, cfg)
+        with store.session() as s:
+            model = active_model(s)
+    store.dispose()
+    assert model is not None
+    return model.to_document()
+
+
+def _schema_ready(admin: Any, schema: str, golden: int) -> bool:
+    with admin.connect() as conn:
+        comment = conn.execute(text("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
+                                    "WHERE nspname = :s"), {"s": schema}).scalar()
+    return comment == f"pat-mdm api bench: {golden} golden records, complete"
+
+
+def ensure_store(base: str, golden: int, rebuild: bool) -> tuple[str, Path]:
+    """The bench schema's URL and the request samples file; builds both when missing."""
+    from mdm.store import Store
+
+    from . import api_store
+
+    schema = f"bench_api_{golden}"
+    url, conninfo = _urls(base, schema)
+    samples = CACHE / f"api-samples-{golden}.json"
+    admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"))
+    try:
+        if not rebuild and samples.exists() and _schema_ready(admin, schema, golden):
+            print(f"reusing the store in schema {schema} (--rebuild to make it again)", flush=True)
+            return url, samples
+        doc = model_document()
+        print(f"synthesising {golden:,} golden records into schema {schema} (bulk COPY, not a reconcile) ...",
+              flush=True)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        store = Store(url)
+        store.upgrade()
+        store.dispose()
+        with psycopg.connect(conninfo, options=f"-csearch_path={schema}") as conn:
+            found = api_store.load(conn, golden, doc, progress=lambda m: print(m, flush=True))
+        samples.parent.mkdir(parents=True, exist_ok=True)
+        samples.write_text(json.dumps(_requests(found, golden), ensure_ascii=False), encoding="utf-8")
+        with admin.begin() as conn:
+            conn.execute(text(f"COMMENT ON SCHEMA \"{schema}\" IS 'pat-mdm api bench: {golden} golden records, complete'"))
+        return url, samples
+    finally:
+        admin.dispose()
+
+
+def _canonical(rec: Any, source_id: str) -> dict[str, Any]:
+    return {"source_id": source_id,
+            "names": [{"given": n.given, "family": n.family} for n in rec.names],
+            "birth_date": rec.birth_date, "sex": rec.sex,
+            "identifiers": [{"type": i.type, "value": i.value} for i in rec.identifiers
+                            if i.type in ("phone", "email", "hetu")],
+            "addresses": [{"street": a.street, "postal_code": a.postal_code, "city": a.city} for a in rec.addresses]}
+
+
+def _requests(found: dict[str, list[Any]], golden: int) -> dict[str, Any]:
+    """Lookup and resolve bodies from the sampled persons (strangers from another seed)."""
+    from . import api_store
+
+    rnd = random.Random(11)
+    lookups, resolves = [], []
+    for n, item in enumerate(found["persons"]):
+        for type_, value in item["identifiers"][:3]:
+            lookups.append({"type": type_, "value": value})
+        rec = item["entry"][0]
+        if rnd.random() < 0.2 and rec.addresses:
+            rec.addresses[0].street = "Muuttokatu " + str(rnd.randrange(1, 90))  # moved
+        resolves.append({"record": _canonical(rec, f"entry-{n}")})
+    strangers = api_store.Population(max(1, len(resolves) // 4), seed=99)
+    for n, household in enumerate(strangers.households()):
+        for p in household:
+            resolves.append({"record": _canonical(strangers.records(p)[0][1], f"stranger-{n}")})
+    rnd.shuffle(lookups)
+    rnd.shuffle(resolves)
+    return {"golden": golden, "lookup": lookups, "resolve": resolves}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_up(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("mdm serve exited; see its log")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/ping", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("mdm serve did not come up")
+
+
+def _api_key(url: str) -> str:
+    from mdm.services import accounts
+    from mdm.store import Store
+
+    store = Store(url)
+    try:
+        with store.session() as s:
+            return accounts.create_client(s, f"bench-{int(time.time() * 1000)}", accounts.parse_scopes("all"),
+                                          rate_limit_per_minute=100_000_000)
+    finally:
+        store.dispose()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench api --")
+    parser.add_argument("--golden", type=int, default=1_000_000, help="golden records in the store")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per endpoint")
+    parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured seconds per endpoint first")
+    parser.add_argument("--connections", type=int, default=2, help="concurrent connections (default: one per worker)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--rebuild", action="store_true", help="synthesise the store again")
+    args = parser.parse_args(argv)
+    base = os.environ.get("MDM_BENCH_DATABASE_URL", DEFAULT_URL)
+    url, samples_file = ensure_store(base, args.golden, args.rebuild)
+    samples = json.loads(samples_file.read_text(encoding="utf-8"))
+    wrk = api_load.find_wrk(install=args.client != "python") if args.client != "python" else None
+    client = "wrk" if wrk else "python"
+    if args.client == "wrk" and not wrk:
+        print("wrk is not available; using the asyncio client", flush=True)
+    key = _api_key(url)
+    auth = {"Authorization": f"Bearer {key}", "X-Purpose": "benchmark", "Content-Type": "application/json"}
+    endpoints = [
+        api_load.Endpoint("ping (hello-world)", "GET", "/api/v1/ping", {}, []),
+        api_load.Endpoint("lookup", "POST", "/api/v1/lookup", auth, [api_load.as_json(b) for b in samples["lookup"]]),
+        api_load.Endpoint("resolve", "POST", "/api/v1/resolve", auth, [api_load.as_json(b) for b in samples["resolve"]]),
+    ]
+    run_dir = CACHE / "api-run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    env = {**os.environ, "MDM_DATABASE_URL": url, "MDM_VAR_DIR": str(run_dir / "var"),
+           "MDM_SECRET_KEY": "bench-secret", "MDM_ACCESS_LOG_KEY": "bench-access-log-key"}
+    mdm = shutil.which("mdm", path=str(Path(sys.executable).parent)) or "mdm"
+    log_path = run_dir / "serve.log"
+    load_before = os.getloadavg()
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([mdm, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
+                                   str(args.workers)], cwd=run_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_up(port, server)
+            results = []
+            for ep in endpoints:
+                print(f"{ep.name}: {args.warmup:.0f} s warm-up, {args.seconds:.0f} s measured, "
+                      f"{args.connections} connections ({client}) ...", flush=True)
+                api_load.run(client, wrk, port, ep, args.warmup, args.connections)
+                results.append(api_load.run(client, wrk, port, ep, args.seconds, args.connections))
+        finally:
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    by = {r.endpoint.split()[0]: r for r in results}
+    ratio = by["lookup"].rps / by["ping"].rps if by["ping"].rps else 0.0
+    rows = [{"endpoint": r.endpoint, "requests": r.requests, "req/s": f"{r.rps:,.0f}", "p50 ms": f"{r.p50_ms:.2f}",
+             "p99 ms": f"{r.p99_ms:.2f}", "non-2xx": r.non_2xx} for r in results]
+    checks = {
+        "lookup req/s >= 50% of hello-world": (ratio >= GOALS["lookup_vs_ping"], f"{ratio:.0%}"),
+        "lookup p99 <= 10 ms": (by["lookup"].p99_ms <= GOALS["lookup_p99_ms"], f"{by['lookup'].p99_ms:.2f} ms"),
+        "resolve p50 <= 20 ms": (by["resolve"].p50_ms <= GOALS["resolve_p50_ms"], f"{by['resolve'].p50_ms:.2f} ms"),
+        "resolve p99 <= 50 ms": (by["resolve"].p99_ms <= GOALS["resolve_p99_ms"], f"{by['resolve'].p99_ms:.2f} ms"),
+    }
+    print()
+    print(f"store: {args.golden:,} golden records, synthesised with bulk COPY (not a real reconcile); "
+          f"gunicorn {args.workers} sync workers; client {client}, {args.connections} connections, "
+          f"{args.seconds:.0f} s per endpoint; {os.cpu_count()} CPUs, load average before {load_before[0]:.2f}")
+    print(table(rows, ["endpoint", "requests", "req/s", "p50 ms", "p99 ms", "non-2xx"]))
+    print(f"lookup / hello-world requests/s: {ratio:.0%}")
+    for name, (ok, value) in checks.items():
+        print(f"  {'met    ' if ok else 'NOT MET'}  {name}: {value}")
+    path = save("api", {"golden": args.golden, "client": client, "connections": args.connections,
+                        "workers": args.workers, "seconds": args.seconds, "cpus": os.cpu_count(),
+                        "load_before": load_before, "machine": platform.platform(),
+                        "results": [{**r.__dict__, "rps": r.rps} for r in results], "lookup_vs_ping": ratio,
+                        "goals_met": {k: v[0] for k, v in checks.items()}})
+    print(f"saved {path}; server log {log_path}")
+    return 0
