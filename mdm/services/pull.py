@@ -380,4 +380,83 @@ def pull(store: Store, config: Config, only: str | None = None, run_id: int | No
     sources = [config.source(only)] if only else config.sources
     if not sources:
         raise MdmError("the configuration has no [[sources]] to pull")
-    return PullReport([pull_source(store, config, src, run_id) for src in sources])
+    own_run = run_id is None
+    if own_run:
+        # A run row of its own, so the records it changes are known as changed by it.
+        with store.session() as s:
+            run = m.ReconciliationRun(kind="pull", status="running")
+            s.add(run)
+            s.flush()
+            run_id = run.id
+    report = PullReport([pull_source(store, config, src, run_id) for src in sources])
+    if own_run:
+        with store.session() as s:
+            s.execute(update(m.ReconciliationRun).where(m.ReconciliationRun.id == run_id).values(
+                status="succeeded" if not report.failed else "failed", finished_at=m.utcnow(),
+                report={"sources": [r.as_dict() for r in report.sources]}))
+    return report
+
+
+def upsert_record(session: Session, system: m.SourceSystem, rec: SourceRecordIn, *,
+                  std: dict[str, Any] | None = None, run_id: int | None = None) -> tuple[int, str]:
+    """Store one record of ``system`` the way a pull stores it; returns (record id, status).
+
+    For match-on-entry (``POST /api/v1/resolve`` with ``persist``): the same
+    standardisation, content hash, versions, identifier and relation rows as a
+    pull, for one record and without reading the rest of the source. Status is
+    ``new``, ``changed``, ``undeleted`` or ``unchanged`` (then nothing but
+    ``last_seen`` is written). Relations naming this record by its source id
+    get its record id, and its own relations get the ids of records already
+    stored. ``std`` passes a standardisation already made for this record.
+    """
+    std = std if std is not None else standardise_record(rec)
+    rels = _relations_of(rec)
+    digest = content_hash(std, rels)
+    now = m.utcnow()
+    SR = m.SourceRecord
+    prev = session.execute(
+        select(SR.id, SR.version, SR.content_hash, SR.standardised, SR.raw, SR.last_seen, SR.first_seen,
+               SR.deleted_at).where(SR.source_system_id == system.id, SR.source_id == rec.source_id)
+    ).first()
+    values = {"kind": rec.kind, "standardised": std, "raw": rec.raw, "content_hash": digest,
+              "source_updated_at": rec.updated_at, "last_seen": now, "changed_run_id": run_id,
+              "deleted_at": None}
+    if prev is not None and prev.content_hash == digest and prev.deleted_at is None:
+        session.execute(update(SR).where(SR.id == prev.id).values(last_seen=now))
+        return int(prev.id), "unchanged"
+    if prev is None:
+        rid = int(session.scalars(insert(SR).returning(SR.id), [{
+            "source_system_id": system.id, "source_id": rec.source_id, "first_seen": now, "version": 1,
+            **values}]).one())
+        status = "new"
+    else:
+        rid = int(prev.id)
+        status = "undeleted" if prev.content_hash == digest else "changed"
+        session.execute(insert(m.SourceRecordVersion), [{
+            "source_record_id": rid, "version": prev.version, "content_hash": prev.content_hash,
+            "standardised": prev.standardised, "raw": prev.raw,
+            "valid_from": prev.last_seen or prev.first_seen, "valid_to": now, "run_id": run_id}])
+        session.execute(update(SR).where(SR.id == rid).values(version=prev.version + 1, **values))
+        session.execute(delete(m.Identifier).where(m.Identifier.source_record_id == rid))
+        session.execute(delete(m.SourceRelation).where(m.SourceRelation.asserted_by_record_id == rid))
+    ident_rows = _identifier_rows(rid, std)
+    if ident_rows:
+        session.execute(insert(m.Identifier), ident_rows)
+    rel_rows = [{"source_system_id": system.id, "type": r["type"], "subject_source_id": r["subject"],
+                 "object_source_id": r["object"], "label": r["label"], "asserted_by_record_id": rid}
+                for r in rels]
+    if rel_rows:
+        session.execute(insert(m.SourceRelation), rel_rows)
+    REL = m.SourceRelation
+    for column, sid_column in ((REL.subject_record_id, REL.subject_source_id),
+                               (REL.object_record_id, REL.object_source_id)):
+        # Relations (of any record of the source) that name this record.
+        session.execute(update(REL).where(REL.source_system_id == system.id, sid_column == rec.source_id,
+                                          column.is_(None)).values({column.key: rid}))
+        # This record's own relations, towards records already stored.
+        target = aliased(SR)
+        sub = (select(target.id).where(target.source_system_id == system.id, target.source_id == sid_column)
+               .scalar_subquery())
+        session.execute(update(REL).where(REL.asserted_by_record_id == rid, column.is_(None))
+                        .values({column.key: sub}))
+    return rid, status
