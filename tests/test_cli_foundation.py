@@ -57,3 +57,20 @@ def test_bad_config_is_reported(tmp_path):
     cfg.write_text('[[sources]]\nname = "a"\nconnector = "koha-csv"\n[[sources]]\nname = "a"\nconnector = "x"\n')
     res = CliRunner().invoke(main, ["status", "--config", str(cfg)])
     assert res.exit_code == 2 and "source name 'a' is used twice" in res.output
+
+
+def test_demo_run_without_serving(tmp_path, monkeypatch):
+    """What `make demo` runs, minus the server: data, reconcile, a demo login."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MDM_DATABASE_URL", raising=False)
+    monkeypatch.setenv("MDM_VAR_DIR", str(tmp_path / "var"))
+    res = CliRunner().invoke(main, ["demo-run", "--persons", "150", "--out", "demo", "--no-serve"])
+    assert res.exit_code == 0, res.output
+    assert "succeeded" in res.output
+    login = res.output.strip().splitlines()[-1]
+    assert login.startswith("demo login: demo / ") and len(login.split(" / ")[1]) >= 12
+    # A second run reuses the data and the login, and changes nothing.
+    again = CliRunner().invoke(main, ["demo-run", "--persons", "150", "--out", "demo", "--no-serve"])
+    assert again.exit_code == 0, again.output
+    assert again.output.strip().splitlines()[-1] == login
+    assert "0 created, 0 updated" in again.output
