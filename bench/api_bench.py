@@ -33,7 +33,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -107,12 +106,12 @@ def ensure_store(base: str, golden: int, rebuild: bool) -> tuple[str, Path]:
         store = Store(url)
         store.upgrade()
         store.dispose()
-        with psycopg.connect(conninfo, options=f"-csearch_path={schema}") as conn:
-            found = api_store.load(conn, golden, doc, progress=lambda m: print(m, flush=True))
+        found = api_store.load(conninfo, schema, golden, doc, progress=lambda m: print(m, flush=True))
         samples.parent.mkdir(parents=True, exist_ok=True)
         samples.write_text(json.dumps(_requests(found, golden), ensure_ascii=False), encoding="utf-8")
         with admin.begin() as conn:
-            conn.execute(text(f"COMMENT ON SCHEMA \"{schema}\" IS 'pat-mdm api bench: {golden} golden records, complete'"))
+            conn.execute(text(f"COMMENT ON SCHEMA \"{schema}\" IS "
+                              f"'pat-mdm api bench: {golden} golden records, complete'"))
         return url, samples
     finally:
         admin.dispose()
@@ -191,9 +190,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--rebuild", action="store_true", help="synthesise the store again")
+    parser.add_argument("--build-only", action="store_true", help="make (or check) the store, measure nothing")
     args = parser.parse_args(argv)
     base = os.environ.get("MDM_BENCH_DATABASE_URL", DEFAULT_URL)
     url, samples_file = ensure_store(base, args.golden, args.rebuild)
+    if args.build_only:
+        return 0
     samples = json.loads(samples_file.read_text(encoding="utf-8"))
     wrk = api_load.find_wrk(install=args.client != "python") if args.client != "python" else None
     client = "wrk" if wrk else "python"
@@ -204,7 +206,8 @@ def main(argv: list[str]) -> int:
     endpoints = [
         api_load.Endpoint("ping (hello-world)", "GET", "/api/v1/ping", {}, []),
         api_load.Endpoint("lookup", "POST", "/api/v1/lookup", auth, [api_load.as_json(b) for b in samples["lookup"]]),
-        api_load.Endpoint("resolve", "POST", "/api/v1/resolve", auth, [api_load.as_json(b) for b in samples["resolve"]]),
+        api_load.Endpoint("resolve", "POST", "/api/v1/resolve", auth,
+                          [api_load.as_json(b) for b in samples["resolve"]]),
     ]
     run_dir = CACHE / "api-run"
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -70,8 +70,9 @@ request = function()
 end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("\\nRESULT {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"p50_us\\": %%d, \\"p99_us\\": %%d, " ..
-    "\\"non_2xx\\": %%d, \\"socket_errors\\": %%d}\\n", summary.requests, summary.duration,
+  io.write(string.format("\\nRESULT {\\"requests\\": %%d, \\"duration_us\\": %%d, " ..
+    "\\"p50_us\\": %%d, \\"p99_us\\": %%d, \\"non_2xx\\": %%d, \\"socket_errors\\": %%d}\\n",
+    summary.requests, summary.duration,
     latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
 end
 """

@@ -6,7 +6,7 @@ health, transit, school) written the way those sources write them (phone
 styles, calling name only, upper-case ASCII on old transit cards, typos, a
 temporary HETU now and then). Every record goes through the real
 ``rules.standardise_record`` and ``matching.features.record_features``; the
-holder counts are the batch's (``add_holder_counts``); golden attributes come
+holder counts are the batch's (``matching.features._holders`` per value); golden attributes come
 from the real survivorship. What is *not* real: the clustering - each person's
 records are simply linked to one golden record, as a perfect reconcile would.
 Names follow a long-tailed distribution over ~15,000 surnames (the most common
@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import random
+import tempfile
 import time
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterator
 
+import psycopg
 from psycopg.types.json import Jsonb
 
-from matching.features import add_holder_counts, record_features
+from matching.features import MAX_BLOCKING_HOLDERS, _holders, record_features
 from mdm._typing import AddressIn, IdentifierIn, NameIn, SourceRecordIn
 from mdm.demo_data.names import FEMALE_GIVEN, MALE_GIVEN, STREETS, SURNAMES
 from mdm.services.pull import _identifier_rows, content_hash
@@ -39,6 +42,7 @@ from rules.survivorship import load_survivorship, survive
 SOURCES = (("library", "koha-csv"), ("health", "fhir-ndjson"), ("transit", "foli-csv"), ("school", "oneroster-csv"))
 SOURCE_ID = {name: i for i, (name, _c) in enumerate(SOURCES, 1)}
 LOOKUP_SAMPLE_TYPES = ("hetu", "phone", "email", "library_card", "transit_card")
+HOLDER_COLUMNS = ("phone", "email", "address_key")
 NOW = datetime(2026, 11, 30, tzinfo=timezone.utc)
 _SYL = ("ko", "rho", "vir", "ta", "mä", "ki", "nie", "mi", "lai", "ne", "hei", "kin", "lah", "ti", "sa", "lo",
         "ran", "tu", "ja", "kos", "jär", "vi", "leh", "to", "hä", "la", "ka", "har", "ju", "pel", "sil", "ai",
@@ -76,7 +80,8 @@ def hetu_of(birth: date, individual: int) -> str:
 
 def _phone_style(e164: str, rnd: random.Random) -> str:
     national = "0" + e164[4:]
-    return rnd.choice((e164, national, f"{national[:3]} {national[3:6]} {national[6:]}", f"{national[:3]}-{national[3:]}"))
+    return rnd.choice((e164, national, f"{national[:3]} {national[3:6]} {national[6:]}",
+                       f"{national[:3]}-{national[3:]}"))
 
 
 def _typo(word: str, rnd: random.Random) -> str:
@@ -137,10 +142,12 @@ class Population:
             for i in range(size):
                 if i < 2:
                     year = adult_year + rnd.randrange(-3, 4)
-                    own = surname if i == 0 or rnd.random() < 0.7 else rnd.choices(v.surnames, cum_weights=v.surname_cw)[0]
+                    own = surname if i == 0 or rnd.random() < 0.7 else \
+                        rnd.choices(v.surnames, cum_weights=v.surname_cw)[0]
                     sex = ("male", "female")[(i + rnd.randrange(2)) % 2] if i else rnd.choice(("male", "female"))
                 else:
-                    year, own, sex = min(2025, adult_year + rnd.randrange(20, 40)), surname, rnd.choice(("male", "female"))
+                    year, own = min(2025, adult_year + rnd.randrange(20, 40)), surname
+                    sex = rnd.choice(("male", "female"))
                 birth = date(year, 1, 1) + timedelta(days=rnd.randrange(365))
                 members.append(self._person(sex, birth, own))
             for p in members:
@@ -152,8 +159,9 @@ class Population:
     def records(self, p: dict[str, Any]) -> list[tuple[str, SourceRecordIn]]:
         rnd = self.rnd
         child = p["age"] < 18
-        wanted = [s for s, share in (("library", 0.85 if child else 0.5), ("health", 0.6), ("transit", 0.4 if p["age"] >= 7 else 0),
-                                     ("school", 0.95 if 6 <= p["age"] <= 18 else 0)) if rnd.random() < share]
+        shares = (("library", 0.85 if child else 0.5), ("health", 0.6), ("transit", 0.4 if p["age"] >= 7 else 0),
+                  ("school", 0.95 if 6 <= p["age"] <= 18 else 0))
+        wanted = [s for s, share in shares if rnd.random() < share]
         wanted = wanted or ["health"]
         if "library" in wanted and rnd.random() < 0.03:
             wanted.append("library")  # an old, forgotten card
@@ -207,17 +215,27 @@ def golden_id(person_no: int) -> str:
     return "G" + hashlib.sha256(f"bench:{person_no}".encode()).hexdigest()[:20]
 
 
-def load(conn: Any, golden: int, model_document: dict[str, Any], progress: Any = print,
+def _connect(conninfo: str, schema: str) -> Any:
+    conn = psycopg.connect(conninfo, options=f"-csearch_path={schema}")
+    conn.execute("SET session_replication_role = replica")  # no FK triggers during the bulk load
+    return conn
+
+
+def load(conninfo: str, schema: str, golden: int, model_document: dict[str, Any], progress: Any = print,
          sample_every: int = 400) -> dict[str, list[Any]]:
-    """Fill an empty schema (at head) with ``golden`` persons; returns request samples for the load."""
+    """Fill an empty schema (at head) with ``golden`` persons; returns request samples for the load.
+
+    One connection per COPY stream: a connection runs one COPY at a time.
+    """
+    conn = _connect(conninfo, schema)
     pop = Population(golden)
     rules = load_survivorship()
     started = time.monotonic()
     samples: dict[str, list[Any]] = {"persons": []}
-    features: list[dict[str, Any]] = []
-    links: list[tuple[int, str]] = []
+    # Feature rows wait on disk for their holder counts; in memory only who holds which value.
+    spool = tempfile.TemporaryFile("w+", encoding="utf-8")
+    holders: dict[str, dict[str, list[tuple[tuple[str, ...], str | None]]]] = {c: {} for c in HOLDER_COLUMNS}
     cur = conn.cursor()
-    cur.execute("SET session_replication_role = replica")  # no FK triggers during the bulk load
     for i, (name, connector) in enumerate(SOURCES, 1):
         cur.execute("INSERT INTO source_system (id, name, connector, created_at) VALUES (%s, %s, %s, now())",
                     (i, name, connector))
@@ -229,7 +247,11 @@ def load(conn: Any, golden: int, model_document: dict[str, Any], progress: Any =
     rid, iid, person_no = 0, 0, 0
     sr_cols = ("id, source_system_id, source_id, kind, standardised, raw, content_hash, version, "
                "source_updated_at, first_seen, last_seen")
-    with conn.cursor() as c1, conn.cursor() as c2, conn.cursor() as c3, \
+    conn.commit()
+    streams = [_connect(conninfo, schema) for _ in range(4)]
+    with streams[0].cursor() as c1, streams[1].cursor() as c2, streams[2].cursor() as c3, \
+            streams[3].cursor() as c4, c4.copy("COPY golden_link (source_record_id, golden_id, kind, since) "
+                                               "FROM STDIN") as gl, \
             c1.copy(f"COPY source_record ({sr_cols}) FROM STDIN") as sr, \
             c2.copy("COPY identifier (id, source_record_id, type, value, raw_value, quality, error, status, "
                     "valid_from, valid_to) FROM STDIN") as ident, \
@@ -252,8 +274,13 @@ def load(conn: Any, golden: int, model_document: dict[str, Any], progress: Any =
                         idents.add(f"{row['type']}:{row['value']}")
                         if row["quality"] == "valid" and row["type"] in LOOKUP_SAMPLE_TYPES:
                             written.append((row["type"], row["value"]))
-                    features.append(record_features(rid, src, std))
-                    links.append((rid, gid))
+                    f = record_features(rid, src, std)
+                    spool.write(json.dumps(f, ensure_ascii=False) + "\n")
+                    for column in HOLDER_COLUMNS:
+                        if f[column]:
+                            holders[column].setdefault(f[column], []).append(
+                                (tuple(f["given_names"]), f["birth_date"]))
+                    gl.write_row((rid, gid, "auto", NOW))
                     members.append((rid, src, std, rec.updated_at.isoformat()))
                 attrs = survive(members, rules)
                 gold.write_row((gid, "person", "active", Jsonb(attrs), Jsonb(sorted(idents)), NOW, NOW))
@@ -262,26 +289,36 @@ def load(conn: Any, golden: int, model_document: dict[str, Any], progress: Any =
                                                "entry": [r for _s, r in pop.records(p)]})
             if person_no % 100_000 < len(household):
                 progress(f"  {person_no:,} persons, {rid:,} records ({time.monotonic() - started:.0f} s)")
-    progress(f"  holder counts for {len(features):,} feature rows")
-    add_holder_counts(features)
+    for stream in streams:
+        stream.commit()
+        stream.close()
+    progress(f"  holder counts for {rid:,} feature rows")
+    counts = {c: {v: _holders([{"given_names": list(g), "birth_date": b} for g, b in group])
+                  for v, group in by_value.items()} for c, by_value in holders.items()}
+    del holders
     mf_cols = ["hetu_any", "birth_date", "first_given", "surname", "phone_block", "email_block", "other_id", "postcode"]
     extra = [c for c in ("address_block",) if c in {r[0] for r in cur.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
         "AND table_name = 'match_feature'")}]
+    spool.seek(0)
     with cur.copy(f"COPY match_feature (source_record_id, features, {', '.join(mf_cols + extra)}) FROM STDIN") as mf:
-        for f in features:
+        for line in spool:
+            f = json.loads(line)
+            for column in HOLDER_COLUMNS:  # as matching.features.add_holder_counts does
+                prefix = column.split("_")[0]
+                n = counts[column].get(f[column]) if f[column] else None
+                f[f"{prefix}_holders"] = n
+                f[f"{prefix}_block"] = f[column] if n is not None and n <= MAX_BLOCKING_HOLDERS else None
             f["given_names"] = f["given_names"] or None
             f["surnames"] = f["surnames"] or None
             mf.write_row((f["unique_id"], Jsonb(f), *(f[c] for c in mf_cols + extra)))
-    del features
-    with cur.copy("COPY golden_link (source_record_id, golden_id, kind, since) FROM STDIN") as gl:
-        for r, g in links:
-            gl.write_row((r, g, "auto", NOW))
+    spool.close()
     progress(f"  rows loaded ({time.monotonic() - started:.0f} s); building indexes")
     for _index, definition in plain:
         cur.execute(definition)
     for table, column in (("source_record", "id"), ("identifier", "id"), ("source_system", "id")):
-        cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), (SELECT max({column}) FROM {table}))")
+        cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                    f"(SELECT max({column}) FROM {table}))")
     cur.execute("INSERT INTO matching_model (version, created_at, settings_fingerprint, document, active) "
                 "VALUES (1, now(), %s, %s, true)", (model_document["settings_fingerprint"], Jsonb(model_document)))
     cur.execute("SET session_replication_role = origin")
@@ -289,6 +326,7 @@ def load(conn: Any, golden: int, model_document: dict[str, Any], progress: Any =
     for table in ("source_record", "identifier", "golden_record", "golden_link", "match_feature"):
         cur.execute(f"ANALYZE {table}")
     conn.commit()
+    conn.close()
     progress(f"  store ready: {person_no:,} golden records, {rid:,} source records, {iid:,} identifiers "
              f"({time.monotonic() - started:.0f} s)")
     return samples

@@ -8,6 +8,7 @@ Run as ``python -m bench.bare_splink DEMO_DIR OUT.csv``; writes the clusters.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -71,6 +72,10 @@ def main(demo: Path, out: Path) -> None:
     frame = flatten(demo)
     load_s = time.monotonic() - t
     db = DuckDBAPI()
+    # The same DuckDB memory cap as the reconcile under test (beyond it DuckDB spills to disk).
+    limit = os.environ.get("MDM_BENCH_MEMORY_LIMIT")
+    if limit:
+        db.duckdb_con.execute("SET memory_limit = ?", [limit])
     linker = Linker(db.register(frame), settings(), log_level=logging.WARNING)
     linker.training.estimate_probability_two_random_records_match([block_on("hetu")], recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)

@@ -59,6 +59,8 @@ def _change_one_percent(demo: Path, seed: int = 7) -> int:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench reconcile")
     parser.add_argument("--persons", type=int, default=400_000)
+    parser.add_argument("--memory-limit", default="10GB",
+                        help="DuckDB memory_limit for both contenders (beyond it DuckDB spills to disk)")
     args = parser.parse_args(argv)
     source = demo_data(args.persons)
     person, household = _truth(source)
@@ -68,8 +70,13 @@ def main(argv: list[str]) -> int:
         demo = work / "demo"
         shutil.copytree(source, demo)
         n_records = len(person)
+        # Both contenders get the same DuckDB memory cap.
+        toml = demo / "mdm.toml"
+        toml.write_text(f'[matching]\nmemory_limit = "{args.memory_limit}"\n\n' + toml.read_text(encoding="utf-8"),
+                        encoding="utf-8")
 
-        bare = run_child([python(), "-m", "bench.bare_splink", str(demo), str(work / "bare.csv")])
+        bare = run_child([python(), "-m", "bench.bare_splink", str(demo), str(work / "bare.csv")],
+                         {"MDM_BENCH_MEMORY_LIMIT": args.memory_limit})
         if bare["returncode"] != 0:
             print(bare["output"])
             return 1
@@ -104,7 +111,8 @@ def main(argv: list[str]) -> int:
         row("mdm reconcile, full", full, ours["f1"], ours["household_false_pairs"]),
         row(f"mdm reconcile, nightly ({changed} records changed)", nightly),
     ]
-    print(f"{args.persons} persons, {n_records} source records (SQLite store, DuckDB matching, 2 cores)")
+    print(f"{args.persons} persons, {n_records} source records (SQLite store, DuckDB matching, 2 cores, "
+          f"DuckDB memory_limit {args.memory_limit} for both)")
     print(table(rows, list(rows[0])))
     print(f"nightly / full wall time: {nightly['seconds'] / full['seconds']:.3f} (goal <= 0.05)")
     for name, r in (("full", full), ("nightly", nightly)):
