@@ -36,11 +36,12 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from . import api_load
+from . import api_load, api_store
 from ._common import CACHE, demo_data, save, table
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 MODEL_PERSONS = 2000
+SAMPLES_VERSION = "v2"  # bump when the request bodies change
 GOALS = {"lookup_vs_ping": 0.5, "lookup_p99_ms": 10.0, "resolve_p50_ms": 20.0, "resolve_p99_ms": 50.0}
 
 
@@ -87,15 +88,17 @@ def ensure_store(base: str, golden: int, rebuild: bool) -> tuple[str, Path]:
     """The bench schema's URL and the request samples file; builds both when missing."""
     from mdm.store import Store
 
-    from . import api_store
-
     schema = f"bench_api_{golden}"
     url, conninfo = _urls(base, schema)
-    samples = CACHE / f"api-samples-{golden}.json"
+    samples = CACHE / f"api-samples-{golden}-{SAMPLES_VERSION}.json"
     admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"))
     try:
-        if not rebuild and samples.exists() and _schema_ready(admin, schema, golden):
+        if not rebuild and _schema_ready(admin, schema, golden):
             print(f"reusing the store in schema {schema} (--rebuild to make it again)", flush=True)
+            if not samples.exists():
+                print("replaying the population for request samples ...", flush=True)
+                samples.write_text(json.dumps(_requests(*api_store.sample(golden), golden), ensure_ascii=False),
+                                   encoding="utf-8")
             return url, samples
         doc = model_document()
         print(f"synthesising {golden:,} golden records into schema {schema} (bulk COPY, not a reconcile) ...",
@@ -106,9 +109,9 @@ def ensure_store(base: str, golden: int, rebuild: bool) -> tuple[str, Path]:
         store = Store(url)
         store.upgrade()
         store.dispose()
-        found = api_store.load(conninfo, schema, golden, doc, progress=lambda m: print(m, flush=True))
+        pop, found = api_store.load(conninfo, schema, golden, doc, progress=lambda m: print(m, flush=True))
         samples.parent.mkdir(parents=True, exist_ok=True)
-        samples.write_text(json.dumps(_requests(found, golden), ensure_ascii=False), encoding="utf-8")
+        samples.write_text(json.dumps(_requests(pop, found, golden), ensure_ascii=False), encoding="utf-8")
         with admin.begin() as conn:
             conn.execute(text(f"COMMENT ON SCHEMA \"{schema}\" IS "
                               f"'pat-mdm api bench: {golden} golden records, complete'"))
@@ -126,23 +129,19 @@ def _canonical(rec: Any, source_id: str) -> dict[str, Any]:
             "addresses": [{"street": a.street, "postal_code": a.postal_code, "city": a.city} for a in rec.addresses]}
 
 
-def _requests(found: dict[str, list[Any]], golden: int) -> dict[str, Any]:
-    """Lookup and resolve bodies from the sampled persons (strangers from another seed)."""
-    from . import api_store
-
+def _requests(pop: Any, found: list[dict[str, Any]], golden: int) -> dict[str, Any]:
+    """Lookup and resolve bodies from the sampled persons, and strangers (one resolve in five)."""
     rnd = random.Random(11)
     lookups, resolves = [], []
-    for n, item in enumerate(found["persons"]):
+    for n, item in enumerate(found):
         for type_, value in item["identifiers"][:3]:
             lookups.append({"type": type_, "value": value})
         rec = item["entry"][0]
         if rnd.random() < 0.2 and rec.addresses:
             rec.addresses[0].street = "Muuttokatu " + str(rnd.randrange(1, 90))  # moved
         resolves.append({"record": _canonical(rec, f"entry-{n}")})
-    strangers = api_store.Population(max(1, len(resolves) // 4), seed=99)
-    for n, household in enumerate(strangers.households()):
-        for p in household:
-            resolves.append({"record": _canonical(strangers.records(p)[0][1], f"stranger-{n}")})
+    for n, rec in enumerate(api_store.strangers(pop, max(1, len(resolves) // 4))):
+        resolves.append({"record": _canonical(rec, f"stranger-{n}")})
     rnd.shuffle(lookups)
     rnd.shuffle(resolves)
     return {"golden": golden, "lookup": lookups, "resolve": resolves}

@@ -25,6 +25,7 @@ import json
 import random
 import tempfile
 import time
+from array import array
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterator
 
@@ -42,6 +43,7 @@ from rules.survivorship import load_survivorship, survive
 SOURCES = (("library", "koha-csv"), ("health", "fhir-ndjson"), ("transit", "foli-csv"), ("school", "oneroster-csv"))
 SOURCE_ID = {name: i for i, (name, _c) in enumerate(SOURCES, 1)}
 LOOKUP_SAMPLE_TYPES = ("hetu", "phone", "email", "library_card", "transit_card")
+SAMPLE_EVERY = 400
 HOLDER_COLUMNS = ("phone", "email", "address_key")
 NOW = datetime(2026, 11, 30, tzinfo=timezone.utc)
 _SYL = ("ko", "rho", "vir", "ta", "mä", "ki", "nie", "mi", "lai", "ne", "hei", "kin", "lah", "ti", "sa", "lo",
@@ -98,17 +100,20 @@ def _ascii_upper(text: str) -> str:
 class Population:
     """Households of persons and their source records, deterministic for a seed."""
 
-    def __init__(self, golden: int, seed: int = 1) -> None:
+    def __init__(self, golden: int, seed: int = 1, *, used_hetu: set[str] | None = None, strangers: bool = False,
+                 email_domains: tuple[str, ...] = ("gmail.com", "outlook.com", "elisanet.fi")) -> None:
         self.golden = golden
         self.rnd = random.Random(seed)
         self.vocab = Vocabulary(self.rnd)
-        self.used_hetu: set[str] = set()
+        self.used_hetu: set[str] = set() if used_hetu is None else used_hetu
         self.counter = itertools.count(1)
         self.mobiles = itertools.count(400_000_000 + seed * 7919)
+        self.strangers = strangers  # numbers in 050, which the stored population never has
+        self.email_domains = email_domains
 
     def _mobile(self) -> str:
         n = next(self.mobiles)
-        return f"+3584{n % 10}{n // 10 % 10**7:07d}"
+        return f"+35850{n % 10**7:07d}" if self.strangers else f"+3584{n % 10}{n // 10 % 10**7:07d}"
 
     def _person(self, sex: str, birth: date, surname: str) -> dict[str, Any]:
         rnd, v = self.rnd, self.vocab
@@ -123,7 +128,7 @@ class Population:
         first, last = given[0].lower(), surname.lower().replace("ä", "a").replace("ö", "o")
         return {"sex": sex, "given": given, "surname": surname, "birth": birth, "hetu": code, "age": age,
                 "mobile": self._mobile() if age >= 10 else None,
-                "email": f"{first}.{last}{rnd.randrange(100)}@{rnd.choice(('gmail.com', 'outlook.com', 'elisanet.fi'))}"
+                "email": f"{first}.{last}{rnd.randrange(100)}@{rnd.choice(self.email_domains)}"
                 if age >= 15 and rnd.random() < 0.8 else None}
 
     def households(self) -> Iterator[list[dict[str, Any]]]:
@@ -211,8 +216,64 @@ class Population:
             updated_at=NOW - timedelta(seconds=rnd.randrange(2 * 365 * 86400)), raw={"bench": src})
 
 
+def people(pop: Population, sample_every: int) -> Iterator[tuple[int, dict[str, Any], list[Any], list[Any] | None]]:
+    """(person number, person, its source records, for every sample_every-th a new record of it)."""
+    person_no = 0
+    for household in pop.households():
+        for p in household:
+            person_no += 1
+            records = pop.records(p)
+            entry = [r for _s, r in pop.records(p)] if person_no % sample_every == 0 else None
+            yield person_no, p, records, entry
+
+
+def sample(golden: int, sample_every: int = SAMPLE_EVERY) -> tuple[Population, list[dict[str, Any]]]:
+    """The sampled persons of ``load`` again (same seed, same draws), without writing anything."""
+    pop = Population(golden)
+    out = []
+    for person_no, p, records, entry in people(pop, sample_every):
+        if entry is not None:
+            written = [(row["type"], row["value"]) for _s, rec in records
+                       for row in _identifier_rows(0, standardise_record(rec))
+                       if row["quality"] == "valid" and row["type"] in LOOKUP_SAMPLE_TYPES]
+            out.append({"person": p, "golden_id": golden_id(person_no), "identifiers": written, "entry": entry})
+    return pop, out
+
+
+def strangers(pop: Population, n: int) -> list[SourceRecordIn]:
+    """Records of people not in the store: no stored HETU, phone or e-mail."""
+    others = Population(n, seed=99, used_hetu=pop.used_hetu, strangers=True, email_domains=("example.net",))
+    return [others.records(p)[0][1] for household in others.households() for p in household]
+
+
 def golden_id(person_no: int) -> str:
     return "G" + hashlib.sha256(f"bench:{person_no}".encode()).hexdigest()[:20]
+
+
+def _holder_counts(conn: Any, column: str, max_rid: int) -> array:
+    """Record id -> people holding its value of ``column`` (``matching.features._holders`` per value)."""
+    counts = array("i", bytes(4 * (max_rid + 1)))
+    group: list[tuple[int, list[str], str | None]] = []
+
+    def close() -> None:
+        n = _holders([{"given_names": g or [], "birth_date": b} for _r, g, b in group])
+        for r, _g, _b in group:
+            counts[r] = n
+
+    with conn.cursor(name=f"holders_{column}") as cur:
+        cur.itersize = 20_000
+        cur.execute(f"SELECT {column}, rid, given_names, birth_date FROM bench_holder_stage "
+                    f"WHERE {column} IS NOT NULL ORDER BY {column}")
+        value = None
+        for v, r, g, b in cur:
+            if v != value and group:
+                close()
+                group = []
+            value = v
+            group.append((r, g, b))
+        if group:
+            close()
+    return counts
 
 
 def _connect(conninfo: str, schema: str) -> Any:
@@ -222,8 +283,8 @@ def _connect(conninfo: str, schema: str) -> Any:
 
 
 def load(conninfo: str, schema: str, golden: int, model_document: dict[str, Any], progress: Any = print,
-         sample_every: int = 400) -> dict[str, list[Any]]:
-    """Fill an empty schema (at head) with ``golden`` persons; returns request samples for the load.
+         sample_every: int = SAMPLE_EVERY) -> tuple[Population, list[dict[str, Any]]]:
+    """Fill an empty schema (at head) with ``golden`` persons; returns the sampled persons for the load.
 
     One connection per COPY stream: a connection runs one COPY at a time.
     """
@@ -231,11 +292,12 @@ def load(conninfo: str, schema: str, golden: int, model_document: dict[str, Any]
     pop = Population(golden)
     rules = load_survivorship()
     started = time.monotonic()
-    samples: dict[str, list[Any]] = {"persons": []}
-    # Feature rows wait on disk for their holder counts; in memory only who holds which value.
+    samples: list[dict[str, Any]] = []
+    # Feature rows wait on disk for their holder counts, which PostgreSQL's sort groups (little memory).
     spool = tempfile.TemporaryFile("w+", encoding="utf-8")
-    holders: dict[str, dict[str, list[tuple[tuple[str, ...], str | None]]]] = {c: {} for c in HOLDER_COLUMNS}
     cur = conn.cursor()
+    cur.execute("CREATE UNLOGGED TABLE bench_holder_stage (rid bigint, phone text, email text, address_key text, "
+                "given_names text[], birth_date text)")
     for i, (name, connector) in enumerate(SOURCES, 1):
         cur.execute("INSERT INTO source_system (id, name, connector, created_at) VALUES (%s, %s, %s, now())",
                     (i, name, connector))
@@ -248,54 +310,50 @@ def load(conninfo: str, schema: str, golden: int, model_document: dict[str, Any]
     sr_cols = ("id, source_system_id, source_id, kind, standardised, raw, content_hash, version, "
                "source_updated_at, first_seen, last_seen")
     conn.commit()
-    streams = [_connect(conninfo, schema) for _ in range(4)]
+    streams = [_connect(conninfo, schema) for _ in range(5)]
     with streams[0].cursor() as c1, streams[1].cursor() as c2, streams[2].cursor() as c3, \
             streams[3].cursor() as c4, c4.copy("COPY golden_link (source_record_id, golden_id, kind, since) "
                                                "FROM STDIN") as gl, \
+            streams[4].cursor() as c5, c5.copy("COPY bench_holder_stage FROM STDIN") as stage, \
             c1.copy(f"COPY source_record ({sr_cols}) FROM STDIN") as sr, \
             c2.copy("COPY identifier (id, source_record_id, type, value, raw_value, quality, error, status, "
                     "valid_from, valid_to) FROM STDIN") as ident, \
             c3.copy("COPY golden_record (id, kind, status, attributes, identifier_set, created_at, updated_at) "
                     "FROM STDIN") as gold:
-        for household in pop.households():
-            for p in household:
-                person_no += 1
-                gid = golden_id(person_no)
-                members, idents, written = [], set(), []
-                for src, rec in pop.records(p):
-                    rid += 1
-                    std = standardise_record(rec)
-                    sr.write_row((rid, SOURCE_ID[src], rec.source_id, "person", Jsonb(std), Jsonb(rec.raw),
-                                  content_hash(std, []), 1, rec.updated_at, NOW, NOW))
-                    for row in _identifier_rows(rid, std):
-                        iid += 1
-                        ident.write_row((iid, rid, row["type"], row["value"], row["raw_value"], row["quality"],
-                                         row["error"], row["status"], row["valid_from"], row["valid_to"]))
-                        idents.add(f"{row['type']}:{row['value']}")
-                        if row["quality"] == "valid" and row["type"] in LOOKUP_SAMPLE_TYPES:
-                            written.append((row["type"], row["value"]))
-                    f = record_features(rid, src, std)
-                    spool.write(json.dumps(f, ensure_ascii=False) + "\n")
-                    for column in HOLDER_COLUMNS:
-                        if f[column]:
-                            holders[column].setdefault(f[column], []).append(
-                                (tuple(f["given_names"]), f["birth_date"]))
-                    gl.write_row((rid, gid, "auto", NOW))
-                    members.append((rid, src, std, rec.updated_at.isoformat()))
-                attrs = survive(members, rules)
-                gold.write_row((gid, "person", "active", Jsonb(attrs), Jsonb(sorted(idents)), NOW, NOW))
-                if person_no % sample_every == 0:
-                    samples["persons"].append({"person": p, "golden_id": gid, "identifiers": written,
-                                               "entry": [r for _s, r in pop.records(p)]})
-            if person_no % 100_000 < len(household):
+        for person_no, p, records, entry in people(pop, sample_every):
+            gid = golden_id(person_no)
+            members, idents, written = [], set(), []
+            for src, rec in records:
+                rid += 1
+                std = standardise_record(rec)
+                sr.write_row((rid, SOURCE_ID[src], rec.source_id, "person", Jsonb(std), Jsonb(rec.raw),
+                              content_hash(std, []), 1, rec.updated_at, NOW, NOW))
+                for row in _identifier_rows(rid, std):
+                    iid += 1
+                    ident.write_row((iid, rid, row["type"], row["value"], row["raw_value"], row["quality"],
+                                     row["error"], row["status"], row["valid_from"], row["valid_to"]))
+                    idents.add(f"{row['type']}:{row['value']}")
+                    if row["quality"] == "valid" and row["type"] in LOOKUP_SAMPLE_TYPES:
+                        written.append((row["type"], row["value"]))
+                f = record_features(rid, src, std)
+                spool.write(json.dumps(f, ensure_ascii=False) + "\n")
+                if f["phone"] or f["email"] or f["address_key"]:
+                    stage.write_row((rid, f["phone"], f["email"], f["address_key"], f["given_names"],
+                                     f["birth_date"]))
+                gl.write_row((rid, gid, "auto", NOW))
+                members.append((rid, src, std, rec.updated_at.isoformat()))
+            attrs = survive(members, rules)
+            gold.write_row((gid, "person", "active", Jsonb(attrs), Jsonb(sorted(idents)), NOW, NOW))
+            if entry is not None:
+                samples.append({"person": p, "golden_id": gid, "identifiers": written, "entry": entry})
+            if person_no % 100_000 == 0:
                 progress(f"  {person_no:,} persons, {rid:,} records ({time.monotonic() - started:.0f} s)")
     for stream in streams:
         stream.commit()
         stream.close()
     progress(f"  holder counts for {rid:,} feature rows")
-    counts = {c: {v: _holders([{"given_names": list(g), "birth_date": b} for g, b in group])
-                  for v, group in by_value.items()} for c, by_value in holders.items()}
-    del holders
+    counts = {c: _holder_counts(conn, c, rid) for c in HOLDER_COLUMNS}
+    cur.execute("DROP TABLE bench_holder_stage")
     mf_cols = ["hetu_any", "birth_date", "first_given", "surname", "phone_block", "email_block", "other_id", "postcode"]
     extra = [c for c in ("address_block",) if c in {r[0] for r in cur.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
@@ -306,7 +364,7 @@ def load(conninfo: str, schema: str, golden: int, model_document: dict[str, Any]
             f = json.loads(line)
             for column in HOLDER_COLUMNS:  # as matching.features.add_holder_counts does
                 prefix = column.split("_")[0]
-                n = counts[column].get(f[column]) if f[column] else None
+                n = counts[column][f["unique_id"]] if f[column] else None
                 f[f"{prefix}_holders"] = n
                 f[f"{prefix}_block"] = f[column] if n is not None and n <= MAX_BLOCKING_HOLDERS else None
             f["given_names"] = f["given_names"] or None
@@ -329,4 +387,4 @@ def load(conninfo: str, schema: str, golden: int, model_document: dict[str, Any]
     conn.close()
     progress(f"  store ready: {person_no:,} golden records, {rid:,} source records, {iid:,} identifiers "
              f"({time.monotonic() - started:.0f} s)")
-    return samples
+    return pop, samples

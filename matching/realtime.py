@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import jellyfish
 
@@ -138,11 +138,13 @@ def _sex(l: Row, r: Row) -> Level:
     return 0 if l["sex"] == r["sex"] else 1
 
 
-_CONTACT_COLUMNS = ("phone", "email", "address_key", "street", "postcode")
+def _no_contact(x: Row) -> bool:
+    return (x["phone"] is None and x["email"] is None and x["address_key"] is None and x["street"] is None
+            and x["postcode"] is None)
 
 
 def _contact(l: Row, r: Row) -> Level:
-    if all(l[c] is None for c in _CONTACT_COLUMNS) or all(r[c] is None for c in _CONTACT_COLUMNS):
+    if _no_contact(l) or _no_contact(r):
         return -1
     phone, email, address = _eq(l["phone"], r["phone"]), _eq(l["email"], r["email"]), \
         _eq(l["address_key"], r["address_key"])
@@ -202,12 +204,11 @@ class ModelMismatch(ValueError):
     """The trained model's comparisons are not the ones this scorer implements."""
 
 
-@dataclass(frozen=True)
-class PairScore:
+class PairScore(NamedTuple):
     match_weight: float
     match_probability: float
-    levels: tuple[Level, ...]  # per comparison
-    weights: tuple[float, ...]  # per comparison, term-frequency adjustment included
+    levels: list[Level]  # per comparison
+    weights: list[float]  # per comparison, term-frequency adjustment included
 
 
 def probability(match_weight: float) -> float:
@@ -239,7 +240,7 @@ class RealtimeScorer:
         self.prior = math.log2(lam / (1 - lam))
         self.labels: list[list[str]] = []
         self.level_weights: list[list[float]] = []
-        self.tf: list[tuple[int, Mapping[str, float], float] | None] = []
+        self.tf: list[tuple[int, Mapping[str, float], float, str] | None] = []
         for spec in COMPARISONS:
             levels = comps[spec.name]
             if len(levels) != spec.levels:
@@ -252,34 +253,34 @@ class RealtimeScorer:
             else:
                 u_exact = levels[spec.tf_level]["u"]  # type: ignore[index]
                 table = model.tf_tables.get(spec.tf_column, {})
-                self.tf.append((spec.tf_level, table, math.log2(u_exact)))  # type: ignore[arg-type]
-        self._specs = [(spec.level_of, spec.tf_column) for spec in COMPARISONS]
+                self.tf.append((spec.tf_level, table, math.log2(u_exact), spec.tf_column))  # type: ignore[arg-type]
+        self._plan = [(spec.level_of, self.level_weights[i], self.tf[i]) for i, spec in enumerate(COMPARISONS)]
 
     def score(self, l: Row, r: Row) -> PairScore:
         """Score the pair (l, r). Orientation matters only for the holder counts, read from l."""
+        # Splink's sum: prior + mw_1 + mw_tf_adj_1 + mw_2 + ...; adding the 0.0 of a null
+        # level or of a level without adjustment changes nothing, so it is skipped.
         total = self.prior
         levels: list[Level] = []
         weights: list[float] = []
-        for i, (level_of, tf_column) in enumerate(self._specs):
+        for level_of, level_weights, tf in self._plan:
             level = level_of(l, r)
-            if level < 0:
-                weight = 0.0
-                total += weight
-            else:
-                weight = self.level_weights[i][level]
-                total += weight
-                tf = self.tf[i]
-                if tf is not None and level == tf[0]:
-                    adj = self._tf_adjustment(tf, l[tf_column], r[tf_column])  # type: ignore[index]
-                    total += adj
-                    weight += adj
             levels.append(level)
+            if level < 0:
+                weights.append(0.0)
+                continue
+            weight = level_weights[level]
+            total += weight
+            if tf is not None and level == tf[0]:
+                adj = self._tf_adjustment(tf, l[tf[3]], r[tf[3]])
+                total += adj
+                weight += adj
             weights.append(weight)
-        return PairScore(total, probability(total), tuple(levels), tuple(weights))
+        return PairScore(total, probability(total), levels, weights)
 
     @staticmethod
-    def _tf_adjustment(tf: tuple[int, Mapping[str, float], float], left: Any, right: Any) -> float:
-        _level, table, log2_u_exact = tf
+    def _tf_adjustment(tf: tuple[int, Mapping[str, float], float, str], left: Any, right: Any) -> float:
+        _level, table, log2_u_exact, _column = tf
         tf_l = table.get(str(left)) if left is not None else None
         tf_r = table.get(str(right)) if right is not None else None
         if tf_l is None and tf_r is None:
@@ -300,5 +301,5 @@ class RealtimeScorer:
         return {
             "prior": round(self.prior, 3),
             "comparisons": [[spec.name, self.label(i, lv), round(w, 3)]
-                            for i, (spec, lv, w) in enumerate(zip(COMPARISONS, s.levels, s.weights))],
+                            for i, (spec, lv, w) in enumerate(zip(COMPARISONS, s.levels, s.weights, strict=True))],
         }

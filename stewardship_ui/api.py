@@ -14,8 +14,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from mdm.services import lookup as svc
+from mdm.services import resolve as resolve_svc
 from mdm.services.access_log import identifier_digest, record_access
 from mdm.services.accounts import ClientInfo
+from mdm.services.resolve_store import persist as persist_record
+from rules.identity import load_match_rules
 
 from . import schemas as sch
 from .api_auth import ClientCache, RateLimiter, authenticate, check_rate
@@ -35,6 +38,10 @@ _history_in = sch.HistoryQuerySchema()
 _history_out = sch.HistoryResponseSchema()
 _changes_in = sch.ChangesQuerySchema()
 _changes_out = sch.ChangesResponseSchema()
+_resolve_in = sch.ResolveRequestSchema()
+_resolve_out = sch.ResolveResponseSchema()
+#: Endpoints without an API key: the public description and the liveness probe.
+PUBLIC_ENDPOINTS = frozenset({"api.openapi", "api.ping"})
 
 
 @dataclass
@@ -50,6 +57,11 @@ class Access:
 def init_app_state(app: Any) -> None:
     app.extensions["mdm_api_clients"] = ClientCache(float(app.config["CLIENT_CACHE_SECONDS"]))
     app.extensions["mdm_api_limiter"] = RateLimiter()
+    # Match-on-entry: the active model per worker, re-checked every few seconds;
+    # bands from [matching] of mdm.toml (MATCHING) over rules/matching.toml.
+    app.extensions["mdm_resolve_models"] = resolve_svc.ModelCache(
+        float(app.config.get("RESOLVE_MODEL_CHECK_SECONDS", 5)))
+    app.extensions["mdm_match_rules"] = load_match_rules(app.config.get("MATCHING") or {})
 
 
 def client() -> ClientInfo:
@@ -62,8 +74,8 @@ def view() -> svc.View:
 
 @bp.before_request
 def _authenticate() -> None:
-    if request.endpoint == "api.openapi":
-        return  # the description is public
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return  # no key, no database
     c = authenticate(current_app.extensions["mdm_api_clients"])
     check_rate(current_app.extensions["mdm_api_limiter"], c)
     g.api_client = c
@@ -184,6 +196,57 @@ def changes() -> Response:
     g.access = Access("changes")
     items, next_cursor = svc.changes(get_db(), since=args["since"], limit=args["limit"])
     return jsonify(_changes_out.dump({"items": items, "next_cursor": next_cursor}))
+
+
+@bp.post("/resolve")
+def resolve() -> Response:
+    """Match-on-entry: the best golden record for one person record, optionally storing the record."""
+    g.access = access = Access("resolve")
+    scopes = client().scopes
+    if not scopes.resolve:
+        raise ApiError(403, "this client may not resolve records (needs the resolve scope)")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    data = _resolve_in.load(body)
+    if data["persist"] and not scopes.persist_source:
+        raise ApiError(403, "this client may not store records (needs persist:SOURCE)", field="persist")
+    rec = resolve_svc.record_from_json(data["record"])
+    db = get_db()
+    try:
+        res = resolve_svc.resolve(db, rec, models=current_app.extensions["mdm_resolve_models"],
+                                  rules=current_app.extensions["mdm_match_rules"],
+                                  source=scopes.persist_source or client().name, health=view().health)
+    except resolve_svc.ModelNotReady as exc:
+        raise ApiError(503, str(exc), code="unavailable") from None
+    if res.hetu_values:
+        # The auditor's handle on "who resolved this HETU": a keyed digest, never the value.
+        access.identifier_type = "hetu"
+        access.digest = identifier_digest(current_app.config["ACCESS_LOG_KEY"], res.hetu_values[0])
+    best = res.best if res.band != "none" else None
+    access.golden_ids = [x.golden_id for x in ([best] if best else []) + res.alternatives]
+    persisted = None
+    if data["persist"]:
+        persisted = persist_record(db, rec, res, source=scopes.persist_source or "",
+                                   actor=f"api:{client().name}")
+        if persisted.golden_id and persisted.golden_id not in access.golden_ids:
+            access.golden_ids.append(persisted.golden_id)
+    top = res.best
+    return jsonify(_resolve_out.dump({
+        "band": res.band, "golden_id": best.golden_id if best else None,
+        "score": top.probability if top else None, "match_weight": top.match_weight if top else None,
+        "rule": top.rule if top else None, "explanation": top.explanation if top else None,
+        "alternatives": [{"golden_id": x.golden_id, "band": x.band, "score": x.probability,
+                          "match_weight": x.match_weight, "rule": x.rule} for x in res.alternatives],
+        "candidates": res.candidates, "model_version": res.model_version,
+        "persisted": persisted.__dict__ if persisted else None,
+    }))
+
+
+@bp.get("/ping")
+def ping() -> Response:
+    """Liveness: answers without a key and without touching the database."""
+    return jsonify({"status": "ok"})
 
 
 @bp.get("/openapi.json")

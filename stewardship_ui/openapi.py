@@ -19,6 +19,7 @@ ERRORS = {
     "410": "The golden record is retired.",
     "429": "Rate limit exceeded; see Retry-After.",
     "500": "Internal error.",
+    "503": "The matching model must be retrained (`mdm reconcile`) after an upgrade.",
 }
 DESCRIPTION = """\
 Look up master data (golden records) of persons by identifier, by golden id, their history and the
@@ -31,6 +32,10 @@ change feed.
 * Scopes decide which lookup types a client may use and which attribute groups it sees (identity,
   contact, address, health); HETUs are masked without the `hetu` scope. A person under
   turvakielto never has address or contact details returned.
+* `POST /resolve` (scope `resolve`) matches one person record on entry: the best golden record with
+  its band (`auto`, `review`, `none`), match probability and per-comparison explanation; with
+  `"persist": true` (scope `persist:SOURCE`) the record is stored as a record of the client's source.
+* `GET /ping` answers `{"status": "ok"}` without a key (liveness).
 * Errors always have the shape `{"error": {"status", "code", "message", "field"}}`.
 """
 
@@ -57,6 +62,8 @@ def build_spec() -> dict[str, Any]:
         ("Error", sch.ErrorSchema), ("LookupRequest", sch.LookupRequestSchema),
         ("GoldenRecord", sch.GoldenRecordSchema), ("LookupResponse", sch.LookupResponseSchema),
         ("HistoryResponse", sch.HistoryResponseSchema), ("ChangesResponse", sch.ChangesResponseSchema),
+        ("ResolveRequest", sch.ResolveRequestSchema), ("ResolveResponse", sch.ResolveResponseSchema),
+        ("PingResponse", sch.PingResponseSchema),
     ):
         spec.components.schema(name, schema=schema)
     purpose = {"in": "header", "name": "X-Purpose", "required": False,
@@ -88,6 +95,17 @@ def build_spec() -> dict[str, Any]:
         "parameters": [purpose, {"in": "query", "schema": sch.ChangesQuerySchema}],
         "responses": {**_ok("ChangesResponse", "One page of change events and the next cursor."),
                       **_errors("400", "401", "429", "500")},
+    }})
+    spec.path(path="/resolve", operations={"post": {
+        "operationId": "resolve", "summary": "Match one person record on entry (optionally store it)",
+        "parameters": [purpose],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": "ResolveRequest"}}},
+        "responses": {**_ok("ResolveResponse", "The best golden record, its band, score and explanation."),
+                      **_errors("400", "401", "403", "429", "500", "503")},
+    }})
+    spec.path(path="/ping", operations={"get": {
+        "operationId": "ping", "summary": "Liveness (no key, no database)", "security": [],
+        "responses": _ok("PingResponse", "The service is up."),
     }})
     return spec.to_dict()
 

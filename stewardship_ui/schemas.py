@@ -5,10 +5,12 @@ leaves the service, whatever the lookup service put in the dict.
 """
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from mdm._typing import IDENTIFIER_TYPES, RELATION_TYPES
 from mdm.services.accounts import LOOKUP_TYPES
 
 MAX_BIGINT = 2**63 - 1
@@ -153,3 +155,157 @@ class ChangeSchema(Schema):
 class ChangesResponseSchema(Schema):
     items = fields.List(fields.Nested(ChangeSchema), required=True)
     next_cursor = fields.Int(required=True, metadata={"description": "Pass as `since` for the next page."})
+
+
+# --------------------------------------------------------------------------
+# Match-on-entry (POST /resolve) and liveness (GET /ping)
+# --------------------------------------------------------------------------
+class Text(fields.Str):
+    """A string a database column can hold: no NUL, no lone surrogate (else 400, not a database error)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("Not valid text.") from None
+        if "\x00" in text:
+            raise ValidationError("Not valid text.")
+        return text
+
+
+def _storable_json(value: Any, depth: int = 0) -> None:
+    """Source attributes: plain JSON of bounded depth whose strings a database can hold."""
+    if depth > 4:
+        raise ValidationError("Nested too deeply.")
+    if isinstance(value, str):
+        Text()._deserialize(value, None, None)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _storable_json(k, depth + 1)
+            _storable_json(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            _storable_json(v, depth + 1)
+
+
+def _text(max_len: int, **kw: Any) -> Text:
+    return Text(validate=validate.Length(max=max_len), allow_none=True, **kw)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class NameInSchema(_Strict):
+    given = _text(200, metadata={"description": "All given names as written (or only the calling name)."})
+    family = _text(200)
+    calling = _text(100, metadata={"description": "The calling (preferred) name, if known."})
+    use = fields.Str(load_default="official", validate=validate.OneOf(("official", "maiden", "old", "nickname")))
+
+
+class IdentifierInSchema(_Strict):
+    type = fields.Str(required=True, validate=validate.OneOf(IDENTIFIER_TYPES))
+    value = Text(required=True, validate=validate.Length(min=1, max=320), metadata={
+        "description": "As written; normalised as matching normalises it. Never echoed or logged."})
+    status = fields.Str(load_default="active", validate=validate.OneOf(("active", "lost", "closed", "inactive")))
+    valid_from = fields.Date(allow_none=True)
+    valid_to = fields.Date(allow_none=True)
+    system = _text(300, metadata={"description": "e.g. a FHIR identifier system URI (temporary-id systems)."})
+    use = _text(50)
+
+
+class AddressInSchema(_Strict):
+    street = _text(300, metadata={"description": "The whole street line, e.g. `Aurakatu 1 A 2`."})
+    postal_code = _text(20)
+    city = _text(100)
+    country = _text(100)
+    use = fields.Str(load_default="home", validate=validate.OneOf(("home", "old", "temp")))
+
+
+class RelationInSchema(_Strict):
+    type = fields.Str(required=True, validate=validate.OneOf(RELATION_TYPES))
+    subject_source_id = Text(required=True, validate=validate.Length(min=1, max=200))
+    object_source_id = Text(required=True, validate=validate.Length(min=1, max=200))
+    label = _text(100)
+
+
+class PersonRecordSchema(_Strict):
+    """One person record of a source system, in the canonical form connectors produce."""
+
+    source_id = Text(validate=validate.Length(min=1, max=200), metadata={
+        "description": "The source's own id of the record; required with `persist`."})
+    names = fields.List(fields.Nested(NameInSchema), load_default=list, validate=validate.Length(max=10))
+    birth_date = _text(40, metadata={"description": "ISO date preferred; other written forms are parsed."})
+    sex = fields.Str(allow_none=True, validate=validate.OneOf(("male", "female", "other", "unknown")))
+    identifiers = fields.List(fields.Nested(IdentifierInSchema), load_default=list,
+                              validate=validate.Length(max=50))
+    addresses = fields.List(fields.Nested(AddressInSchema), load_default=list, validate=validate.Length(max=10))
+    relations = fields.List(fields.Nested(RelationInSchema), load_default=list, validate=validate.Length(max=50))
+    flags = fields.List(fields.Str(validate=validate.OneOf(("turvakielto", "deceased"))), load_default=list)
+    attributes = fields.Dict(keys=Text(validate=validate.Length(max=60)), values=fields.Raw(allow_none=True),
+                             load_default=dict, validate=[validate.Length(max=30), _storable_json], metadata={
+                                 "description": "Source attributes (role, category, ...), kept as given."})
+    updated_at = fields.AwareDateTime(allow_none=True, default_timezone=timezone.utc)
+
+
+class ResolveRequestSchema(_Strict):
+    record = fields.Nested(PersonRecordSchema, required=True)
+    persist = fields.Bool(load_default=False, truthy={True}, falsy={False}, metadata={
+        "description": "Store the record as a record of the client's source (scope `persist:SOURCE`) and "
+                       "link it (auto), open review tasks (review) or create a golden record (none)."})
+
+    @validates_schema
+    def _source_id_needed(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("persist") and not (data.get("record") or {}).get("source_id"):
+            raise ValidationError("a record to persist needs its source_id", "record.source_id")
+
+
+RULE_HELP = ("What set the band besides the score: an identity rule (`same-valid-hetu`, `different-valid-hetu`) "
+             "or a safeguard (`ambiguous`: several golden records fit; `too_little_evidence`: no given name, "
+             "birth date or identifier to tell family members apart); null when the score alone decided.")
+
+
+class ExplanationSchema(Schema):
+    prior = fields.Float(required=True, metadata={"description": "Prior match weight, log2(λ/(1-λ))."})
+    comparisons = fields.List(fields.List(fields.Raw()), required=True, metadata={
+        "description": "Per comparison: [name, level label, match weight]; `no data` when a side lacks it."})
+
+
+class ResolveMatchSchema(Schema):
+    golden_id = fields.Str(required=True)
+    band = fields.Str(required=True, validate=validate.OneOf(("auto", "review", "none")))
+    score = fields.Float(required=True, metadata={"description": "Match probability."})
+    match_weight = fields.Float(required=True)
+    rule = fields.Str(allow_none=True, metadata={"description": RULE_HELP})
+
+
+class PersistedSchema(Schema):
+    source_record_id = fields.Int(required=True)
+    status = fields.Str(required=True, metadata={"description": "new, changed, undeleted or unchanged."})
+    action = fields.Str(required=True, metadata={
+        "description": "linked (auto), review (tasks opened), created (new golden record) or kept (already linked)."})
+    golden_id = fields.Str(required=True, allow_none=True)
+    review_tasks = fields.Int(required=True)
+
+
+class ResolveResponseSchema(Schema):
+    band = fields.Str(required=True, validate=validate.OneOf(("auto", "review", "none")))
+    golden_id = fields.Str(required=True, allow_none=True, metadata={
+        "description": "The best golden record in band auto or review; null in band none."})
+    score = fields.Float(required=True, allow_none=True, metadata={
+        "description": "Match probability of the best candidate (null: no candidate at all)."})
+    match_weight = fields.Float(required=True, allow_none=True)
+    rule = fields.Str(required=True, allow_none=True, metadata={"description": RULE_HELP})
+    explanation = fields.Nested(ExplanationSchema, required=True, allow_none=True)
+    alternatives = fields.List(fields.Nested(ResolveMatchSchema), required=True, metadata={
+        "description": "Other golden records in band auto or review, best first."})
+    candidates = fields.Int(required=True, metadata={"description": "Candidate records scored."})
+    model_version = fields.Int(required=True, allow_none=True, metadata={
+        "description": "The matching model that scored; null before the first reconciliation (band none)."})
+    persisted = fields.Nested(PersistedSchema, allow_none=True)
+
+
+class PingResponseSchema(Schema):
+    status = fields.Str(required=True, metadata={"example": "ok"})

@@ -26,7 +26,8 @@ MAX_EXAMPLES = 100
 def test_openapi_document(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    assert set(spec["paths"]) == {"/lookup", "/golden/{golden_id}", "/golden/{golden_id}/history", "/changes"}
+    assert set(spec["paths"]) == {"/lookup", "/golden/{golden_id}", "/golden/{golden_id}/history", "/changes",
+                                  "/resolve", "/ping"}
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert "LookupRequest" in spec["components"]["schemas"]
 
