@@ -29,6 +29,23 @@ def _partition(store: Store) -> set[frozenset[tuple[str, str]]]:
     return {frozenset(v) for v in groups.values()}
 
 
+def _surviving_values(store: Store) -> dict[frozenset[tuple[str, str]], dict[str, object]]:
+    """Per golden record (keyed by its members): the surviving value of each attribute."""
+    groups: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    values: dict[str, dict[str, object]] = {}
+    with store.session() as s:
+        for src, sid, gid in s.execute(
+            select(m.SourceSystem.name, m.SourceRecord.source_id, m.GoldenLink.golden_id)
+            .join(m.SourceRecord, m.SourceRecord.source_system_id == m.SourceSystem.id)
+            .join(m.GoldenLink, m.GoldenLink.source_record_id == m.SourceRecord.id)
+        ):
+            groups[gid].add((src, sid))
+        for gid, attrs in s.execute(select(m.GoldenRecord.id, m.GoldenRecord.attributes)
+                                    .where(m.GoldenRecord.status == "active")):
+            values[gid] = {k: v["value"] for k, v in (attrs or {}).items()}
+    return {frozenset(members): values[gid] for gid, members in groups.items()}
+
+
 def _review_pairs(store: Store) -> set[frozenset[tuple[str, str]]]:
     with store.session() as s:
         keys = {rid: (src, sid) for rid, src, sid in s.execute(
@@ -99,5 +116,7 @@ def test_incremental_equals_full(tmp_path):
 
     assert _partition(inc) == _partition(full)
     assert _review_pairs(inc) == _review_pairs(full)
+    # Only the golden records whose inputs changed were recomputed, and that is enough.
+    assert _surviving_values(inc) == _surviving_values(full)
     inc.dispose()
     full.dispose()

@@ -67,7 +67,9 @@ def test_rerun_on_unchanged_data_changes_nothing_and_a_failing_source_keeps_its_
     (demo / "health" / "patients.ndjson").unlink()
 
     def rename(rows):  # type: ignore[no-untyped-def]
+        # A real rename also moves the row's updated_on, so the new surname is the newest value.
         rows[0]["surname"] = "Uusinimi"
+        rows[0]["updated_on"] = "2026-11-30 12:00:00"
         return rows
 
     edit_csv(demo / "library" / "patrons.csv", rename)
