@@ -13,6 +13,7 @@ import pandas as pd
 
 from .backends import MatchingBackend
 from .model import TrainedModel
+from .settings import comparisons
 
 PAIR_COLUMNS = ["left", "right", "match_weight", "match_probability", "explanation"]
 
@@ -24,7 +25,10 @@ def prior_weight(model: TrainedModel) -> float:
 
 def _explain(pred: pd.DataFrame, model: TrainedModel) -> list[dict[str, Any]]:
     """Per pair: the prior and, per comparison, the level's label and its weight (tf included)."""
-    comps = model.parameters["comparisons"]
+    # In the settings' order: a model stored as PostgreSQL JSONB comes back with its keys re-ordered.
+    stored = model.parameters["comparisons"]
+    order = [c.create_output_column_name() for c in comparisons("duckdb")]
+    comps = {name: stored[name] for name in order if name in stored}
     prior = round(prior_weight(model), 3)
     columns = []
     for name, levels in comps.items():

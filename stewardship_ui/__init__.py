@@ -52,6 +52,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config_path: str
         SESSION_COOKIE_SECURE=bool(cfg.api.get("secure_cookies", not (testing or dev))),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         CLIENT_CACHE_SECONDS=float(cfg.api.get("client_cache_seconds", 5)),
+        # Match-on-entry uses the same bands as the nightly run ([matching] in mdm.toml).
+        MATCHING=dict(cfg.matching),
         # No request of ours is large; refuse big bodies before parsing them.
         MAX_CONTENT_LENGTH=64 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session

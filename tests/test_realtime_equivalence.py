@@ -35,12 +35,18 @@ def demo(tmp_path_factory):
     store.dispose()
 
 
+def _plain(value):
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
 def _rows(frame: pd.DataFrame) -> dict[int, dict]:
     """Feature rows as match-on-entry reads them: through JSON, as stored in match_feature."""
-    rows = {}
-    for rec in frame.to_dict("records"):
-        rows[int(rec["unique_id"])] = json.loads(json.dumps({k: matching_svc._json_safe(v) for k, v in rec.items()}))
-    return rows
+    return {int(rec["unique_id"]): json.loads(json.dumps({k: _plain(v) for k, v in rec.items()}))
+            for rec in frame.to_dict("records")}
 
 
 def _predict(model, frame: pd.DataFrame, all_pairs: bool = False) -> pd.DataFrame:

@@ -96,12 +96,14 @@ def _histogram(values: list[float], edges: list[float]) -> list[dict[str, Any]]:
     return [{"from": edges[i], "to": edges[i + 1], "count": c} for i, c in enumerate(counts)]
 
 
-def _decisions_marker(session: Session) -> tuple[int, int, int]:
-    """Changes whenever a steward decision is added or revoked."""
+def _decisions_marker(session: Session) -> tuple[int, int, int, int]:
+    """Changes whenever a steward decision is added or revoked, or a record is stored by
+    match-on-entry (``/resolve`` with persist): matching must then see them too."""
     count, top = session.execute(select(func.count(), func.coalesce(func.max(m.StewardDecision.id), 0))).one()
     revoked = session.scalar(select(func.count()).select_from(m.StewardDecision)
                              .where(m.StewardDecision.revoked_at.is_not(None)))
-    return int(count), int(top), int(revoked or 0)
+    newest_record = session.scalar(select(func.coalesce(func.max(m.SourceRecord.id), 0)))
+    return int(count), int(top), int(revoked or 0), int(newest_record or 0)
 
 
 def _describe_matching(report: dict[str, Any], outcome: MatchingOutcome) -> None:
