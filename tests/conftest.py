@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -46,9 +47,9 @@ def pg_reason() -> str | None:
     return _PG_REASON  # type: ignore[return-value]
 
 
-@pytest.fixture
-def pg_schema_url() -> Iterator[str]:
-    """A URL whose search_path is a fresh, empty schema (dropped after the test)."""
+@contextmanager
+def fresh_pg_schema() -> Iterator[str]:
+    """A URL whose search_path is a fresh, empty schema, dropped afterwards (skips without PostgreSQL)."""
     reason = pg_reason()
     if reason:
         pytest.skip(reason)
@@ -64,6 +65,13 @@ def pg_schema_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A URL whose search_path is a fresh, empty schema (dropped after the test)."""
+    with fresh_pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -5,13 +5,11 @@ import hashlib
 import hmac
 import json
 import logging
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
-from conftest import PG_URL, pg_reason
+from conftest import fresh_pg_schema
 from mdm.services.reconcile import reconcile
 from mdm.store import Store
 from mdm.store import models as m
@@ -337,28 +335,17 @@ def test_no_hetu_in_logs_answers_or_access_log(client, store, world, caplog):
 # -- PostgreSQL ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def pg_world(world):
-    reason = pg_reason()
-    if reason:
-        pytest.skip(reason)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(make_url(PG_URL).set(drivername="postgresql+psycopg"))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(PG_URL).set(drivername="postgresql+psycopg")
-    url = url.update_query_dict({"options": f"-csearch_path={schema}"})
-    st = Store(url.render_as_string(hide_password=False))
-    try:
-        st.upgrade()
-        cfg = world.config()
-        cfg.var_dir = world.var_dir.with_name("var-pg")
-        reconcile(st, cfg)
-        ensure_features(st, cfg)
-        yield st
-    finally:
-        st.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_pg_schema() as url:
+        st = Store(url)
+        try:
+            st.upgrade()
+            cfg = world.config()
+            cfg.var_dir = world.var_dir.with_name("var-pg")
+            reconcile(st, cfg)
+            ensure_features(st, cfg)
+            yield st
+        finally:
+            st.dispose()
 
 
 @pytest.mark.postgres
