@@ -30,6 +30,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 
 def make_engine(url: str, **kw) -> Engine:  # type: ignore[no-untyped-def]
+    # SQL parameters hold HETUs: never let an error message or a traceback print them.
+    kw.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
