@@ -10,7 +10,7 @@ import abc
 import itertools
 import shutil
 import tempfile
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 
@@ -32,6 +32,11 @@ class MatchingBackend(abc.ABC):
 
     def _prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame
+
+    def fetch(self, table: Any, keep: Callable[[str], bool]) -> pd.DataFrame:
+        """The columns of a Splink result table that ``keep`` accepts, as pandas."""
+        frame = table.as_pandas_dataframe()
+        return frame[[c for c in frame.columns if keep(c)]]
 
     def close(self) -> None:  # pragma: no cover - nothing to release by default
         pass
@@ -56,6 +61,14 @@ class DuckDBBackend(MatchingBackend):
     @property
     def db_api(self) -> Any:
         return self._api
+
+    def fetch(self, table: Any, keep: Callable[[str], bool]) -> pd.DataFrame:
+        # Only the wanted columns leave DuckDB: a predict table also holds both records'
+        # inputs (name lists and all), several times the memory of what scoring keeps.
+        con = self._api.duckdb_con
+        names = [row[0] for row in con.execute(f"DESCRIBE {table.physical_name}").fetchall()]
+        columns = ", ".join('"' + n.replace('"', '""') + '"' for n in names if keep(n))
+        return con.execute(f"SELECT {columns} FROM {table.physical_name}").df()
 
     def close(self) -> None:
         self._api.duckdb_con.close()

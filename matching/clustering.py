@@ -17,7 +17,11 @@ makes an incremental run give the same clusters as a full one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 # Edge kinds in the order they are applied.
 KIND_RANK = {"steward": 0, "rule": 1, "auto": 2}
@@ -136,3 +140,23 @@ def cluster(
         for n in nodes_of:
             result.clusters[n] = cid
     return result
+
+
+def components_containing(left: Sequence[int], right: Sequence[int], seeds: Iterable[int]) -> set[int]:
+    """Every node connected to a seed along the undirected edges ``left[i] - right[i]`` (seeds included).
+
+    Clustering never joins across components, so a component whose edges did
+    not change clusters exactly as before: an incremental run re-clusters only
+    the components that hold a change.
+    """
+    seed_arr = np.fromiter(seeds, dtype=np.int64)
+    if not len(seed_arr):
+        return set()
+    left_arr, right_arr = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    nodes = np.unique(np.concatenate([left_arr, right_arr, seed_arr]))
+    graph = coo_matrix((np.ones(len(left_arr), dtype=np.int8),
+                        (np.searchsorted(nodes, left_arr), np.searchsorted(nodes, right_arr))),
+                       shape=(len(nodes), len(nodes)))
+    _n, labels = connected_components(graph, directed=False)
+    wanted = np.unique(labels[np.searchsorted(nodes, seed_arr)])
+    return set(nodes[np.isin(labels, wanted)].tolist())

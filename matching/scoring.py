@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
 from .backends import MatchingBackend
@@ -23,35 +24,75 @@ def prior_weight(model: TrainedModel) -> float:
     return math.log2(lam / (1 - lam))
 
 
-def _explain(pred: pd.DataFrame, model: TrainedModel) -> list[dict[str, Any]]:
-    """Per pair: the prior and, per comparison, the level's label and its weight (tf included)."""
-    # In the settings' order: a model stored as PostgreSQL JSONB comes back with its keys re-ordered.
-    stored = model.parameters["comparisons"]
-    order = [c.create_output_column_name() for c in comparisons("duckdb")]
-    comps = {name: stored[name] for name in order if name in stored}
-    prior = round(prior_weight(model), 3)
-    columns = []
-    for name, levels in comps.items():
-        labels = [lv["label"] for lv in levels]
-        gamma = pred[f"gamma_{name}"].to_numpy()
-        weight = pred[f"mw_{name}"].to_numpy(dtype="float64")
-        tf_col = f"mw_tf_adj_{name}"
-        if tf_col in pred.columns:
-            weight = weight + pred[tf_col].fillna(0.0).to_numpy(dtype="float64")
-        columns.append((name, labels, gamma, weight))
-    out = []
-    n_levels = {name: len(levels) for name, levels in comps.items()}
-    for i in range(len(pred)):
+class Explanations:
+    """Per pair: the prior and, per comparison, the level's label and its weight (tf included).
+
+    Kept as two small arrays (level, weight) per comparison; a pair's dict is built
+    only when asked for (``table[i]``). A million pairs as dicts would take gigabytes,
+    and a nightly run looks at few of them.
+    """
+
+    def __init__(self, pred: pd.DataFrame, model: TrainedModel) -> None:
+        # In the settings' order: a model stored as PostgreSQL JSONB comes back with its keys re-ordered.
+        stored = model.parameters["comparisons"]
+        order = [c.create_output_column_name() for c in comparisons("duckdb")]
+        comps = {name: stored[name] for name in order if name in stored}
+        self.prior = round(prior_weight(model), 3)
+        self.columns = []
+        for name, levels in comps.items():
+            labels = [lv["label"] for lv in levels]
+            gamma = pred[f"gamma_{name}"].to_numpy().astype(np.int16)
+            weight = pred[f"mw_{name}"].to_numpy(dtype="float64")
+            tf_col = f"mw_tf_adj_{name}"
+            if tf_col in pred.columns:
+                weight = weight + pred[tf_col].fillna(0.0).to_numpy(dtype="float64")
+            self.columns.append((name, labels, gamma, np.round(weight, 3)))
+
+    def __len__(self) -> int:
+        return len(self.columns[0][2]) if self.columns else 0
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
         items = []
-        for name, labels, gamma, weight in columns:
+        for name, labels, gamma, weight in self.columns:
             g = int(gamma[i])
-            label = "no data" if g < 0 else labels[n_levels[name] - 1 - g]
-            items.append([name, label, round(float(weight[i]), 3)])
-        out.append({"prior": prior, "comparisons": items})
-    return out
+            label = "no data" if g < 0 else labels[len(labels) - 1 - g]
+            items.append([name, label, float(weight[i])])
+        return {"prior": self.prior, "comparisons": items}
 
 
-def _finish(pred: pd.DataFrame, model: TrainedModel, floor: float) -> pd.DataFrame:
+class LazyExplanation:
+    """One pair's explanation, built from its :class:`Explanations` table when needed."""
+
+    __slots__ = ("table", "index")
+
+    def __init__(self, table: Explanations, index: int) -> None:
+        self.table, self.index = table, index
+
+    def get(self) -> dict[str, Any]:
+        return self.table[self.index]
+
+
+def _explain(pred: pd.DataFrame, model: TrainedModel) -> list[dict[str, Any]]:
+    table = Explanations(pred, model)
+    return [table[i] for i in range(len(pred))]
+
+
+def _wanted(column: str) -> bool:
+    return column in ("unique_id_l", "unique_id_r", "match_weight", "match_probability") or \
+        column.startswith(("gamma_", "mw_"))
+
+
+def _result(backend: MatchingBackend, table: Any) -> pd.DataFrame:
+    """What scoring keeps of a Splink predict table; the table is dropped afterwards."""
+    try:
+        return backend.fetch(table, _wanted)
+    finally:
+        table.drop_table_from_database_and_remove_from_cache()
+
+
+def _finish(pred: pd.DataFrame, model: TrainedModel, floor: float, lazy: bool = False) -> pd.DataFrame:
+    """Pairs (left < right) with probability >= ``floor``; ``lazy``: explanations as
+    :class:`LazyExplanation` (call ``get()``) instead of dicts."""
     pred = pred[(pred["unique_id_l"] != pred["unique_id_r"]) & (pred["match_probability"] >= floor)].copy()
     left = pred[["unique_id_l", "unique_id_r"]].min(axis=1).astype("int64")
     right = pred[["unique_id_l", "unique_id_r"]].max(axis=1).astype("int64")
@@ -61,7 +102,13 @@ def _finish(pred: pd.DataFrame, model: TrainedModel, floor: float) -> pd.DataFra
     pred = pred.reset_index(drop=True)
     pred["match_weight"] = pred["match_weight"].astype("float64").round(6)
     pred["match_probability"] = pred["match_probability"].astype("float64").round(9)
-    pred["explanation"] = _explain(pred, model) if len(pred) else []
+    if not len(pred):
+        pred["explanation"] = []
+    elif lazy:
+        table = Explanations(pred, model)
+        pred["explanation"] = [LazyExplanation(table, i) for i in range(len(pred))]
+    else:
+        pred["explanation"] = _explain(pred, model)
     return pred[PAIR_COLUMNS]
 
 
@@ -70,7 +117,7 @@ def score_all(model: TrainedModel, backend: MatchingBackend, frame: pd.DataFrame
     records = backend.register(frame, "records")
     linker = model.linker(backend, records)
     pred = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
-    return _finish(pred.as_pandas_dataframe(), model, floor)
+    return _finish(_result(backend, pred), model, floor, lazy=True)
 
 
 def score_changed(model: TrainedModel, backend: MatchingBackend, frame: pd.DataFrame,
@@ -85,7 +132,7 @@ def score_changed(model: TrainedModel, backend: MatchingBackend, frame: pd.DataF
     linker = model.linker(backend, records)
     pred = linker.inference.predict_between(new, records, threshold_match_probability=floor,
                                             warning_mode="never")
-    return _finish(pred.as_pandas_dataframe(), model, floor)
+    return _finish(_result(backend, pred), model, floor, lazy=True)
 
 
 def score_one(model: TrainedModel, backend: MatchingBackend, candidate: pd.DataFrame,
@@ -96,4 +143,4 @@ def score_one(model: TrainedModel, backend: MatchingBackend, candidate: pd.DataF
     linker = model.linker(backend, records)
     pred = linker.inference.predict_between(new, records, threshold_match_probability=floor,
                                             warning_mode="never")
-    return _finish(pred.as_pandas_dataframe(), model, floor)
+    return _finish(_result(backend, pred), model, floor)

@@ -25,7 +25,7 @@ def test_status_before_upgrade_is_one_clear_line(tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["status"])
     assert res.exit_code == 2
     assert res.output.strip().splitlines() == [
-        "Error: the database schema is at nothing, not 0003: run `mdm db upgrade`"
+        "Error: the database schema is at nothing, not 0004: run `mdm db upgrade`"
     ]
 
 

@@ -17,7 +17,8 @@ from mdm.store import Store
 from mdm.store import models as m
 
 
-def _partition(store: Store) -> set[frozenset[tuple[str, str]]]:
+def _groups(store: Store) -> dict[str, set[tuple[str, str]]]:
+    """Golden id -> its records as (source, source id)."""
     groups: dict[str, set[tuple[str, str]]] = defaultdict(set)
     with store.session() as s:
         for src, sid, gid in s.execute(
@@ -26,23 +27,19 @@ def _partition(store: Store) -> set[frozenset[tuple[str, str]]]:
             .join(m.GoldenLink, m.GoldenLink.source_record_id == m.SourceRecord.id)
         ):
             groups[gid].add((src, sid))
-    return {frozenset(v) for v in groups.values()}
+    return groups
+
+
+def _partition(store: Store) -> set[frozenset[tuple[str, str]]]:
+    return {frozenset(v) for v in _groups(store).values()}
 
 
 def _surviving_values(store: Store) -> dict[frozenset[tuple[str, str]], dict[str, object]]:
     """Per golden record (keyed by its members): the surviving value of each attribute."""
-    groups: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    values: dict[str, dict[str, object]] = {}
+    groups = _groups(store)
     with store.session() as s:
-        for src, sid, gid in s.execute(
-            select(m.SourceSystem.name, m.SourceRecord.source_id, m.GoldenLink.golden_id)
-            .join(m.SourceRecord, m.SourceRecord.source_system_id == m.SourceSystem.id)
-            .join(m.GoldenLink, m.GoldenLink.source_record_id == m.SourceRecord.id)
-        ):
-            groups[gid].add((src, sid))
-        for gid, attrs in s.execute(select(m.GoldenRecord.id, m.GoldenRecord.attributes)
-                                    .where(m.GoldenRecord.status == "active")):
-            values[gid] = {k: v["value"] for k, v in (attrs or {}).items()}
+        values = {gid: {k: v["value"] for k, v in (attrs or {}).items()} for gid, attrs in s.execute(
+            select(m.GoldenRecord.id, m.GoldenRecord.attributes).where(m.GoldenRecord.status == "active"))}
     return {frozenset(members): values[gid] for gid, members in groups.items()}
 
 
@@ -86,6 +83,21 @@ def _edit_exports(demo: Path, seed: int) -> None:
         writer.writerows(rows)
 
 
+def _relations(store: Store) -> set[tuple[str, frozenset[tuple[str, str]], frozenset[tuple[str, str]]]]:
+    groups = _groups(store)
+    with store.session() as s:
+        return {(t, frozenset(groups[a]), frozenset(groups[b])) for t, a, b in s.execute(
+            select(m.GoldenRelation.type, m.GoldenRelation.subject_golden_id, m.GoldenRelation.object_golden_id))}
+
+
+def _feature_hashes(store: Store) -> dict[tuple[str, str], str]:
+    with store.session() as s:
+        return {(src, sid): h for src, sid, h in s.execute(
+            select(m.SourceSystem.name, m.SourceRecord.source_id, m.MatchState.feature_hash)
+            .join(m.SourceRecord, m.SourceRecord.source_system_id == m.SourceSystem.id)
+            .join(m.MatchState, m.MatchState.source_record_id == m.SourceRecord.id))}
+
+
 def test_incremental_equals_full(tmp_path):
     demo = tmp_path / "demo"
     generate(demo, persons=800, seed=5)
@@ -100,6 +112,13 @@ def test_incremental_equals_full(tmp_path):
     second = reconcile(inc, config)
     assert second["matching"]["full"] is False
     assert 0 < second["matching"]["changed_records"] < first["matching"]["records"] / 4
+    # Started from the first run's snapshot and re-clustered only the components holding a change.
+    assert 0 < second["matching"]["clustered_records"] < second["matching"]["records"]
+    # A second day on top of the first (the snapshot written by the incremental run itself).
+    _edit_exports(demo, seed=4)
+    again = reconcile(inc, config)
+    assert again["matching"]["full"] is False
+    assert 0 < again["matching"]["clustered_records"] < again["matching"]["records"]
 
     # A fresh store, the same data, the same model: one full run.
     full = Store(f"sqlite:///{tmp_path / 'full.sqlite'}")
@@ -118,5 +137,8 @@ def test_incremental_equals_full(tmp_path):
     assert _review_pairs(inc) == _review_pairs(full)
     # Only the golden records whose inputs changed were recomputed, and that is enough.
     assert _surviving_values(inc) == _surviving_values(full)
+    assert _relations(inc) == _relations(full)
+    # The feature table carried over from snapshots is the one a full build makes.
+    assert _feature_hashes(inc) == _feature_hashes(full)
     inc.dispose()
     full.dispose()

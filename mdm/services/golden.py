@@ -26,7 +26,7 @@ from rules.survivorship import load_survivorship, survive
 from ..store import models as m
 from .events import EventRecorder, masked_attribute, masked_identifier
 from .golden_ids import assign, mint_id
-from .matching import MatchingOutcome, store_features
+from .matching import MatchingOutcome, ScoredPair, store_features
 from .review import sync_review_tasks
 
 KIND_RANK = {"steward": 0, "rule": 1, "auto": 2}
@@ -194,18 +194,17 @@ def _record_data(session: Session, record_ids: list[int]) -> dict[int, tuple[int
     return out
 
 
-def _best_edges(outcome: MatchingOutcome) -> dict[int, tuple[str, float | None, dict[str, Any] | None]]:
-    """Per record, the strongest edge that put it in its cluster: (kind, score, explanation)."""
-    best: dict[int, tuple[tuple[int, float], str, float | None, dict[str, Any] | None]] = {}
+def _best_edges(outcome: MatchingOutcome) -> dict[int, tuple[str, float | None, ScoredPair | None]]:
+    """Per record, the strongest edge that put it in its cluster: (kind, score, its pair if scored)."""
+    best: dict[int, tuple[tuple[int, float], str, float | None, ScoredPair | None]] = {}
     for (a, b), edge in outcome.clusters.edges_used.items():
         pair = outcome.pairs.get((a, b))
         score = pair.match_probability if pair else None
-        explanation = pair.explanation if pair else {"steward": True}
         rank = (KIND_RANK.get(edge.kind, 3), -edge.weight)
         for rid in (a, b):
             if rid not in best or rank < best[rid][0]:
-                best[rid] = (rank, edge.kind, score, explanation)
-    return {rid: (kind, score, expl) for rid, (_r, kind, score, expl) in best.items()}
+                best[rid] = (rank, edge.kind, score, pair)
+    return {rid: (kind, score, pair) for rid, (_r, kind, score, pair) in best.items()}
 
 
 def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | None,
@@ -214,11 +213,21 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
     events = EventRecorder(session, run_id, actor)
     now = m.utcnow()
 
-    links = dict(session.execute(select(m.GoldenLink.source_record_id, m.GoldenLink.golden_id)).all())
-    link_rows = {r.source_record_id: r for r in session.execute(
-        select(m.GoldenLink.source_record_id, m.GoldenLink.golden_id, m.GoldenLink.kind, m.GoldenLink.score))}
-    all_ids = set(session.scalars(select(m.GoldenRecord.id)).all())
-    active = set(session.scalars(select(m.GoldenRecord.id).where(m.GoldenRecord.status == "active")).all())
+    scope = outcome.scope
+    link_rows = _link_rows(session, None if scope is None else sorted(scope | outcome.deleted_ids))
+    links = {rid: r.golden_id for rid, r in link_rows.items()}
+    if scope is None:
+        all_ids = set(session.scalars(select(m.GoldenRecord.id)).all())
+        active = set(session.scalars(select(m.GoldenRecord.id).where(m.GoldenRecord.status == "active")).all())
+        exists = all_ids.__contains__
+    else:
+        # Outside the scope nothing changes: only the golden records of its records take part
+        # (a golden record's records are all inside the scope or all outside it).
+        active = _active_among(session, sorted(set(links.values())))
+        all_ids = set()
+
+        def exists(candidate: str) -> bool:
+            return candidate in all_ids or session.get(m.GoldenRecord, candidate) is not None
     overrides = active_overrides(session)
 
     members = outcome.clusters.members()
@@ -227,7 +236,7 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
     for key in sorted(members):
         kept = ids.golden_of[key]
         if kept is None:
-            kept = mint_id(f"record:{members[key][0]}", lambda c: c in all_ids)
+            kept = mint_id(f"record:{members[key][0]}", exists)
             all_ids.add(kept)
         final[key] = kept
     # A merged golden record's overrides follow its records to the survivor (whose own
@@ -240,7 +249,7 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
 
     # Only golden records whose inputs changed are recomputed: new ones, those whose
     # membership changed, those holding a record changed since the last good run.
-    touched = _changed_records(session)
+    touched = outcome.touched if outcome.touched is not None else _changed_records(session)
     old_size: dict[str, int] = {}
     for gid in links.values():
         old_size[gid] = old_size.get(gid, 0) + 1
@@ -322,9 +331,11 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
         report.retired += 1
 
     report.links_changed = _sync_links(session, outcome, final, members, link_rows, run_id, now)
-    added, removed = sync_relations(session, events, now)
+    added, removed = sync_relations(session, events, now, None if scope is None else _relation_scope(
+        session, set(links.values()) | set(final.values()), outcome.touched or set()))
     report.relations_added, report.relations_removed = added, removed
-    report.review_opened, report.review_closed = sync_review_tasks(session, outcome, run_id)
+    report.review_opened, report.review_closed = sync_review_tasks(
+        session, outcome, run_id, None if scope is None else scope | outcome.deleted_ids)
     _store_matching_state(session, outcome, run_id)
     store_features(session, outcome)
     events.flush()
@@ -332,24 +343,73 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
     return report
 
 
+def _link_rows(session: Session, record_ids: list[int] | None) -> dict[int, Any]:
+    """Stored links (record id -> row) of these records, or of all."""
+    query = select(m.GoldenLink.source_record_id, m.GoldenLink.golden_id, m.GoldenLink.kind, m.GoldenLink.score)
+    if record_ids is None:
+        return {r.source_record_id: r for r in session.execute(query)}
+    out = {}
+    for i in range(0, len(record_ids), 5000):
+        out.update({r.source_record_id: r for r in session.execute(
+            query.where(m.GoldenLink.source_record_id.in_(record_ids[i:i + 5000])))})
+    return out
+
+
+def _active_among(session: Session, golden_ids: list[str]) -> set[str]:
+    out: set[str] = set()
+    for i in range(0, len(golden_ids), 5000):
+        out.update(session.scalars(select(m.GoldenRecord.id).where(
+            m.GoldenRecord.id.in_(golden_ids[i:i + 5000]), m.GoldenRecord.status == "active")))
+    return out
+
+
+def _relation_scope(session: Session, golden_ids: set[str], touched: set[int]) -> list[str]:
+    """Golden records whose lifted relations may have changed in a scoped run: those of the
+    scope (before and after), and those at either end of a relation a changed record asserts.
+    (Connectors assert a relation on one of its ends, so this is belt and braces.)"""
+    out = set(golden_ids)
+    ids = sorted(touched)
+    subj, obj = aliased(m.GoldenLink), aliased(m.GoldenLink)
+    for i in range(0, len(ids), 5000):
+        for sg, og in session.execute(
+                select(subj.golden_id, obj.golden_id)
+                .select_from(m.SourceRelation)
+                .outerjoin(subj, subj.source_record_id == m.SourceRelation.subject_record_id)
+                .outerjoin(obj, obj.source_record_id == m.SourceRelation.object_record_id)
+                .where(m.SourceRelation.asserted_by_record_id.in_(ids[i:i + 5000]))):
+            out.update(g for g in (sg, og) if g)
+    return sorted(out)
+
+
 def _sync_links(session: Session, outcome: MatchingOutcome, final: dict[int, str],
                 members: dict[int, list[int]], link_rows: dict[int, Any], run_id: int | None, now: Any) -> int:
     best = _best_edges(outcome)
     inserts, updates = [], []
+    n_inserted = 0
+
+    def explain(pair: ScoredPair | None) -> dict[str, Any]:
+        return pair.explanation if pair is not None else {"steward": True}
+
     for key, recs in members.items():
         gid = final[key]
         for rid in recs:
-            kind, score, explanation = best.get(rid, ("auto", None, None))
+            kind, score, pair = best.get(rid, ("auto", None, None))
             old = link_rows.get(rid)
             if old is None:
                 inserts.append({"source_record_id": rid, "golden_id": gid, "kind": kind, "score": score,
-                                "explanation": explanation, "since": now, "run_id": run_id})
+                                "explanation": explain(pair) if rid in best else None, "since": now,
+                                "run_id": run_id})
+                if len(inserts) >= 5000:  # explanations are big: a full run writes them in batches
+                    session.execute(insert(m.GoldenLink.__table__), inserts)
+                    n_inserted += len(inserts)
+                    inserts = []
             elif old.golden_id != gid or old.kind != kind or old.score != score:
                 updates.append({"b_rid": rid, "golden_id": gid, "kind": kind, "score": score,
-                                "explanation": explanation,
+                                "explanation": explain(pair) if rid in best else None,
                                 "since": now if old.golden_id != gid else None, "run_id": run_id})
     if inserts:
-        session.execute(insert(m.GoldenLink), inserts)
+        session.execute(insert(m.GoldenLink.__table__), inserts)
+        n_inserted += len(inserts)
     if updates:
         table = m.GoldenLink.__table__
         session.execute(
@@ -363,7 +423,7 @@ def _sync_links(session: Session, outcome: MatchingOutcome, final: dict[int, str
     gone = [rid for rid in link_rows if rid not in current]
     for i in range(0, len(gone), 5000):
         session.execute(delete(m.GoldenLink).where(m.GoldenLink.source_record_id.in_(gone[i:i + 5000])))
-    return len(inserts) + len(updates) + len(gone)
+    return n_inserted + len(updates) + len(gone)
 
 
 def sync_relations(session: Session, events: EventRecorder, now: Any,
@@ -420,18 +480,18 @@ def _store_matching_state(session: Session, outcome: MatchingOutcome, run_id: in
         session.execute(delete(m.MatchEdge))
         session.execute(delete(m.MatchState))
     else:
-        stale = changed + [rid for rid in session.scalars(select(m.MatchState.source_record_id))
-                           if rid not in current]
+        stale = changed + sorted(outcome.deleted_ids)
         for i in range(0, len(stale), 5000):
             chunk = stale[i:i + 5000]
             session.execute(delete(m.MatchEdge).where(m.MatchEdge.left_record_id.in_(chunk)))
             session.execute(delete(m.MatchEdge).where(m.MatchEdge.right_record_id.in_(chunk)))
             session.execute(delete(m.MatchState).where(m.MatchState.source_record_id.in_(chunk)))
-    edges = [{"left_record_id": p.left, "right_record_id": p.right, "match_weight": p.match_weight,
-              "match_probability": p.match_probability, "explanation": p.explanation,
-              "model_version": version, "run_id": run_id} for p in outcome.new_edges]
-    for i in range(0, len(edges), 5000):
-        session.execute(insert(m.MatchEdge), edges[i:i + 5000])
+    for i in range(0, len(outcome.new_edges), 5000):
+        # Explanations are built 5,000 at a time: all at once would hold gigabytes.
+        session.execute(insert(m.MatchEdge.__table__), [
+            {"left_record_id": p.left, "right_record_id": p.right, "match_weight": p.match_weight,
+             "match_probability": p.match_probability, "explanation": p.explanation,
+             "model_version": version, "run_id": run_id} for p in outcome.new_edges[i:i + 5000]])
     states = [{"source_record_id": rid, "feature_hash": outcome.feature_hashes[rid], "model_version": version}
               for rid in (outcome.record_ids if outcome.full else changed) if rid in current]
     for i in range(0, len(states), 5000):

@@ -16,18 +16,18 @@ import logging
 import os
 import signal
 import time
-from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.orm import Session
 
 from ..config import Config
 from ..errors import MdmError
 from ..store import Store
 from ..store import models as m
+from . import match_cache
 from .golden import apply_matching, lock_golden_writes
 from .matching import MatchingOutcome, run_matching
 from .pull import pull_source
@@ -86,16 +86,6 @@ def reconcile_lock(config: Config, store: Store) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _histogram(values: list[float], edges: list[float]) -> list[dict[str, Any]]:
-    counts = [0] * (len(edges) - 1)
-    for v in values:
-        for i in range(len(edges) - 1):
-            if edges[i] <= v < edges[i + 1] or (i == len(edges) - 2 and v >= edges[-1]):
-                counts[i] += 1
-                break
-    return [{"from": edges[i], "to": edges[i + 1], "count": c} for i, c in enumerate(counts)]
-
-
 def _decisions_marker(session: Session) -> tuple[int, int, int, int]:
     """Changes whenever a steward decision is added or revoked, or a record is stored by
     match-on-entry (``/resolve`` with persist): matching must then see them too."""
@@ -109,7 +99,9 @@ def _decisions_marker(session: Session) -> tuple[int, int, int, int]:
 def _describe_matching(report: dict[str, Any], outcome: MatchingOutcome) -> None:
     report["matching"] = {
         "records": len(outcome.record_ids), "changed_records": len(outcome.changed_ids),
-        "full": outcome.full, "model_version": outcome.model.version,
+        "full": outcome.full,
+        # Records clustered again (a nightly run re-clusters only what a change can reach).
+        "clustered_records": len(outcome.record_ids) if outcome.scope is None else len(outcome.scope), "model_version": outcome.model.version,
         "model_trained": outcome.model_is_new, "pairs_scored": len(outcome.new_edges),
         "pairs_kept": len(outcome.pairs),
         "auto_links": sum(1 for p in outcome.pairs.values()
@@ -118,10 +110,25 @@ def _describe_matching(report: dict[str, Any], outcome: MatchingOutcome) -> None
         "review_pairs": len(outcome.review), "conflicts": len(outcome.clusters.conflicts),
         "timings": outcome.timings,
     }
-    sizes = Counter(len(v) for v in outcome.clusters.members().values())
-    report["cluster_sizes"] = {str(k): sizes[k] for k in sorted(sizes)}
-    weights = [p.match_weight for p in outcome.pairs.values() if p.kind == "auto"]
-    report["match_weight_histogram"] = _histogram(weights, [-10, -5, 0, 5, 10, 15, 20, 25, 30, 40])
+
+
+WEIGHT_EDGES = [-10, -5, 0, 5, 10, 15, 20, 25, 30, 40]
+
+
+def _describe_store(session: Session, report: dict[str, Any]) -> None:
+    """Cluster sizes and the match-weight distribution of the whole store as this run leaves it
+    (a nightly run clusters only part of it, so its outcome alone would not tell)."""
+    per_golden = (select(func.count().label("n")).select_from(m.GoldenLink)
+                  .group_by(m.GoldenLink.golden_id).subquery())
+    sizes = session.execute(select(per_golden.c.n, func.count()).group_by(per_golden.c.n)
+                            .order_by(per_golden.c.n)).all()
+    report["cluster_sizes"] = {str(int(n)): int(c) for n, c in sizes}
+    bucket = case(*[(m.MatchEdge.match_weight < edge, i) for i, edge in enumerate(WEIGHT_EDGES[1:-1])],
+                  else_=len(WEIGHT_EDGES) - 2)
+    counts = dict(session.execute(select(bucket, func.count()).group_by(bucket)).all())
+    report["match_weight_histogram"] = [
+        {"from": WEIGHT_EDGES[i], "to": WEIGHT_EDGES[i + 1], "count": int(counts.get(i, 0))}
+        for i in range(len(WEIGHT_EDGES) - 1)]
 
 
 def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool = False,
@@ -167,6 +174,7 @@ def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool
                         log.info("steward decisions changed during matching; matching again")
                         continue
                     golden = apply_matching(s, outcome, run_id)
+                    _describe_store(s, report)
                     _checkpoint("before_commit")
                     report["golden"] = golden.as_dict()
                     report["stages"]["golden"] = round(time.monotonic() - t, 3)
@@ -178,6 +186,7 @@ def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool
                 break
             stage_done("golden", {})
             _checkpoint("after_commit")
+            _save_snapshot(config, run_id, outcome)
         except BaseException as exc:
             with store.session() as s:
                 s.execute(update(m.ReconciliationRun).where(m.ReconciliationRun.id == run_id)
@@ -185,6 +194,21 @@ def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool
                                   error=f"{exc.__class__.__name__}: {exc}"[:2000]))
             raise
     return report
+
+
+def _save_snapshot(config: Config, run_id: int, outcome: MatchingOutcome) -> None:
+    """The next run's starting point (see :mod:`match_cache`); losing it only costs time."""
+    if outcome.frame is None:
+        return
+    t = time.monotonic()
+    try:
+        match_cache.save(config.var_dir, match_cache.Snapshot(
+            run_id, outcome.model.version, outcome.frame, outcome.feature_hashes, outcome.identity_values,
+            outcome.decisions))
+    except (OSError, ValueError) as exc:
+        log.warning("could not write the match cache (%s); the next run rebuilds it", exc)
+        return
+    log.info("match cache written in %.1f s", time.monotonic() - t)
 
 
 def write_report_files(report: dict[str, Any], directory: Path) -> tuple[Path, Path]:

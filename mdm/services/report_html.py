@@ -66,9 +66,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         else:
             lines.append(f"  {src['source']}: {src['status'].upper()}: {src['message']}")
     mt = report.get("matching", {})
+    clustered = mt.get("clustered_records", mt.get("records"))
+    part = "," if clustered == mt.get("records") else f", {clustered} re-clustered, of which"
     lines.append(f"  matching: {mt.get('records')} records, {mt.get('changed_records')} scored"
                  f"{' (full)' if mt.get('full') else ''}, model v{mt.get('model_version')}"
-                 f"{' (trained now)' if mt.get('model_trained') else ''}, {mt.get('auto_links')} auto links, "
+                 f"{' (trained now)' if mt.get('model_trained') else ''}{part} {mt.get('auto_links')} auto links, "
                  f"{mt.get('rule_links')} rule links, {mt.get('review_pairs')} to review")
     g = report.get("golden", {})
     lines.append(f"  golden: {g.get('created')} created, {g.get('updated')} updated, {g.get('merged')} merged, "

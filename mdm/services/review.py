@@ -8,12 +8,17 @@ from ..store import models as m
 from .matching import MatchingOutcome
 
 
-def sync_review_tasks(session: Session, outcome: MatchingOutcome, run_id: int | None) -> tuple[int, int]:
-    """Open a task for each new review pair; close open tasks the run no longer needs. (opened, closed)"""
+def sync_review_tasks(session: Session, outcome: MatchingOutcome, run_id: int | None,
+                      scope: set[int] | None = None) -> tuple[int, int]:
+    """Open a task for each new review pair; close open tasks the run no longer needs. (opened, closed)
+
+    ``scope``: only tasks on these records are the run's business (a scoped run, see run_matching).
+    """
     open_tasks = {
         (r.left_record_id, r.right_record_id): r.id
         for r in session.execute(select(m.ReviewTask.id, m.ReviewTask.left_record_id,
                                         m.ReviewTask.right_record_id).where(m.ReviewTask.status == "open"))
+        if scope is None or r.left_record_id in scope or r.right_record_id in scope
     }
     wanted = {(p.left, p.right): (p, reason) for p, reason in outcome.review}
     now = m.utcnow()

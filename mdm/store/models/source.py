@@ -55,7 +55,7 @@ class SourceRecord(Base):
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
     # The run that last changed the record: matching scores only what changed.
-    changed_run_id: Mapped[Optional[int]] = mapped_column(ForeignKey("reconciliation_run.id"))
+    changed_run_id: Mapped[Optional[int]] = mapped_column(ForeignKey("reconciliation_run.id"), index=True)
     deleted_at: Mapped[Optional[datetime]] = mapped_column(index=True)
 
     source_system: Mapped[SourceSystem] = relationship(back_populates="records", lazy="raise")

@@ -1,0 +1,223 @@
+"""The matching input of the last successful run, kept as a file for the next (nightly) run.
+
+A nightly run where 1 % of the records changed must not rebuild the feature
+table of a million records from their standardised JSON: that alone took most
+of its time. After each successful reconciliation the feature table (with
+holder counts, feature hashes and identity-rule values) is written to
+``<var>/match-cache/features.parquet``, tagged with the run's id and model
+version. The next run uses it only if that run is still the last successful
+reconciliation and the model is the same; it then re-reads just the records
+pulled as new, changed or deleted since (``source_record.changed_run_id``),
+and recounts the holders of only the phones, e-mails and addresses they
+held or hold.
+
+It is a cache and nothing more: the store stays the truth. If it is missing,
+stale (a run died between its commit and writing the file), unreadable or
+for another model, the run builds everything from the store as before.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from matching import features as F
+from rules.identity import MatchRules, strong_value
+
+from ..store import models as m
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = "match-cache"
+CACHE_FILE = "features.parquet"
+FORMAT = 1
+_LIST_COLUMNS = ("given_names", "surnames")
+_HOLDER_COLUMNS = {"phone": "phone", "email": "email", "address_key": "address"}
+
+
+@dataclass
+class Snapshot:
+    """What one run matched on: the whole feature table and what goes with it."""
+
+    run_id: int
+    model_version: int
+    frame: pd.DataFrame  # F.COLUMNS, ordered by unique_id
+    hashes: dict[int, str]
+    identity_values: dict[str, dict[int, str]]  # rule name -> record id -> value
+    decisions: dict[int, bool]  # steward decision id -> revoked?
+
+
+@dataclass
+class Update:
+    """The current matching input, built from a snapshot and what changed since."""
+
+    frame: pd.DataFrame
+    hashes: dict[int, str]
+    sources: dict[int, str]
+    identity_values: dict[str, dict[int, str]]
+    touched: set[int]  # records pulled as new, changed or deleted since the snapshot's run
+    deleted: set[int]  # of those, no longer current (deleted, or not a person any more)
+    old_identity_values: dict[str, dict[int, str]]
+
+
+def cache_path(var_dir: Path) -> Path:
+    return var_dir / CACHE_DIR / CACHE_FILE
+
+
+def last_successful_run(session: Session) -> int | None:
+    return session.scalar(select(func.max(m.ReconciliationRun.id)).where(
+        m.ReconciliationRun.kind == "reconcile", m.ReconciliationRun.status == "succeeded"))
+
+
+def save(var_dir: Path, snapshot: Snapshot) -> Path:
+    """Write the snapshot atomically (a reader sees the old file or the new one, never half)."""
+    frame = snapshot.frame.copy()
+    frame["feature_hash"] = frame["unique_id"].map(snapshot.hashes)
+    for name, values in snapshot.identity_values.items():
+        frame[f"identity:{name}"] = frame["unique_id"].map(values)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = {"format": FORMAT, "run_id": snapshot.run_id, "model_version": snapshot.model_version,
+            "rules": sorted(snapshot.identity_values),
+            "decisions": sorted([k, v] for k, v in snapshot.decisions.items())}
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           b"mdm": json.dumps(meta).encode("utf-8")})
+    path = cache_path(var_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load(var_dir: Path, run_id: int | None, model_version: int, rules: MatchRules) -> Snapshot | None:
+    """The snapshot of ``run_id`` for this model, or None (then the caller rebuilds)."""
+    path = cache_path(var_dir)
+    if run_id is None or not path.exists():
+        return None
+    try:
+        table = pq.read_table(path)
+        meta = json.loads((table.schema.metadata or {}).get(b"mdm", b"{}"))
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        log.warning("match cache %s unreadable (%s); rebuilding from the store", path, exc)
+        return None
+    names = sorted(r.name for r in rules.identity_rules)
+    if (meta.get("format") != FORMAT or meta.get("run_id") != run_id
+            or meta.get("model_version") != model_version or meta.get("rules") != names):
+        log.info("match cache is not for run %s / model %s; rebuilding from the store", run_id, model_version)
+        return None
+    ids = table.column("unique_id").to_numpy()
+    hashes = dict(zip(ids.tolist(), table.column("feature_hash").to_pylist()))
+    identity = {}
+    for name in names:
+        values = table.column(f"identity:{name}").to_pylist()
+        identity[name] = {rid: v for rid, v in zip(ids.tolist(), values) if v is not None}
+    frame = _frame_from_table(table.select(F.COLUMNS))
+    return Snapshot(run_id, model_version, frame, hashes, identity,
+                    {int(k): bool(v) for k, v in meta.get("decisions", [])})
+
+
+def _frame_from_table(table: pa.Table) -> pd.DataFrame:
+    """The table as :func:`matching.features.frame_from_rows` builds it (same types, same hashes)."""
+    frame = table.drop(list(_LIST_COLUMNS)).to_pandas()
+    for col in _LIST_COLUMNS:  # Python lists, as built, not numpy arrays
+        frame[col] = pd.Series(table.column(col).to_pylist(), dtype=object)
+    for col in ("phone_holders", "email_holders", "address_holders"):
+        frame[col] = frame[col].astype("Int64")
+    frame["unique_id"] = frame["unique_id"].astype("int64")
+    return frame[F.COLUMNS]
+
+
+def _changed_since(session: Session, run_id: int) -> list[tuple[int, str, dict[str, Any] | None, bool]]:
+    """(record id, source, standardised, current person?) of records changed after ``run_id``.
+
+    Records stored by match-on-entry carry no run (``changed_run_id`` NULL) and count as changed.
+    """
+    rows = session.execute(
+        select(m.SourceRecord.id, m.SourceSystem.name, m.SourceRecord.kind, m.SourceRecord.deleted_at)
+        .join(m.SourceSystem, m.SourceSystem.id == m.SourceRecord.source_system_id)
+        .where((m.SourceRecord.changed_run_id > run_id) | m.SourceRecord.changed_run_id.is_(None))
+        .order_by(m.SourceRecord.id)
+    ).all()
+    current = [int(r.id) for r in rows if r.deleted_at is None and r.kind == "person"]
+    std: dict[int, dict[str, Any]] = {}
+    for i in range(0, len(current), 5000):
+        std.update(session.execute(select(m.SourceRecord.id, m.SourceRecord.standardised)
+                                   .where(m.SourceRecord.id.in_(current[i:i + 5000]))).all())
+    return [(int(r.id), sys.intern(r.name), std.get(int(r.id)), int(r.id) in std) for r in rows]
+
+
+def apply_changes(session: Session, snapshot: Snapshot, rules: MatchRules) -> Update:
+    """The snapshot brought up to date with the records changed since its run."""
+    changed = _changed_since(session, snapshot.run_id)
+    touched = {rid for rid, _src, _std, _cur in changed}
+    old = snapshot.frame[snapshot.frame["unique_id"].isin(touched)]
+    new_rows = [F.record_features(rid, src, std) for rid, src, std, cur in changed if cur and std is not None]
+    for row in new_rows:
+        row["given_names"] = row["given_names"] or None
+        row["surnames"] = row["surnames"] or None
+        for prefix in _HOLDER_COLUMNS.values():  # filled below; None, not NaN, until then
+            row[f"{prefix}_holders"] = row[f"{prefix}_block"] = None
+    new = pd.DataFrame.from_records(new_rows, columns=F.COLUMNS)
+    kept = snapshot.frame[~snapshot.frame["unique_id"].isin(touched)]
+    if len(new):
+        new = new.astype(kept.dtypes.to_dict())
+        # Row by row, not pd.concat: concat's dtype rules for all-NA columns are changing.
+        frame = pd.DataFrame({c: np.concatenate([kept[c].to_numpy(dtype=object), new[c].to_numpy(dtype=object)])
+                              for c in F.COLUMNS})
+        frame = frame.astype(kept.dtypes.to_dict())
+    else:
+        frame = kept.copy()
+    frame = frame.sort_values("unique_id", kind="stable").reset_index(drop=True)
+
+    # Holder counts change only for the values the changed records held or hold.
+    recount = set(int(x) for x in new["unique_id"])
+    for column, prefix in _HOLDER_COLUMNS.items():
+        affected = (set(old[column].dropna()) | set(new[column].dropna())) if len(new) or len(old) else set()
+        if not affected:
+            continue
+        mask = frame[column].isin(affected)
+        sub = frame.loc[mask, ["unique_id", column, "given_names", "birth_date"]]
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for rid, value, given, birth in sub.itertuples(index=False, name=None):
+            groups.setdefault(value, []).append({"given_names": given or [], "birth_date": birth})
+        counts = {value: F._holders(group) for value, group in groups.items()}
+        holders = sub[column].map(counts).astype("Int64")
+        frame.loc[mask, f"{prefix}_holders"] = holders
+        block = sub[column].where(holders.le(F.MAX_BLOCKING_HOLDERS).fillna(False).astype(bool), None)
+        frame[f"{prefix}_block"] = frame[f"{prefix}_block"].astype(object)
+        frame.loc[mask, f"{prefix}_block"] = block.astype(object).where(block.notna(), None)
+        recount.update(int(x) for x in sub["unique_id"])
+    for col in ("phone_holders", "email_holders", "address_holders"):
+        frame[col] = frame[col].astype("Int64")
+
+    from .matching import feature_hashes  # the one definition of a feature hash
+
+    hashes = dict(snapshot.hashes)
+    for rid in touched:
+        hashes.pop(rid, None)
+    if recount:
+        hashes.update(feature_hashes(frame[frame["unique_id"].isin(recount)]))
+
+    identity: dict[str, dict[int, str]] = {}
+    by_id = {rid: std for rid, _src, std, cur in changed if cur and std is not None}
+    for rule in rules.identity_rules:
+        values = {rid: v for rid, v in snapshot.identity_values.get(rule.name, {}).items() if rid not in touched}
+        for rid, std in by_id.items():
+            value = strong_value(std, rule)
+            if value:
+                values[rid] = value
+        identity[rule.name] = values
+    sources = dict(zip(frame["unique_id"].tolist(), frame["source_dataset"].tolist()))
+    deleted = {rid for rid, _src, _std, cur in changed if not cur}
+    return Update(frame, hashes, sources, identity, touched, deleted, snapshot.identity_values)

@@ -1,0 +1,86 @@
+"""The snapshot a nightly run starts from: exact round trip, refused when stale, never needed."""
+from __future__ import annotations
+
+import shutil
+
+from sqlalchemy import select
+
+from matching.features import frame_from_rows, record_features
+from mdm.config import load_config
+from mdm.services import match_cache
+from mdm.services.matching import feature_hashes, load_records
+from mdm.services.reconcile import reconcile
+from mdm.store import Store
+from mdm.store import models as m
+from rules.identity import load_match_rules, strong_value
+from test_matching_incremental import _edit_exports, _partition, _review_pairs
+from test_reconcile_support import copy_sqlite, private_demo
+
+
+def _reconciled(tmp_path):
+    demo = private_demo(tmp_path, persons=300, seed=5)
+    store = Store(f"sqlite:///{tmp_path / 'mdm.sqlite'}")
+    store.upgrade()
+    config = load_config(demo / "mdm.toml")
+    config.var_dir = tmp_path / "var"
+    reconcile(store, config)
+    return demo, store, config
+
+
+def test_snapshot_round_trip_is_exact(tmp_path):
+    _demo, store, config = _reconciled(tmp_path)
+    rules = load_match_rules()
+    with store.session() as s:
+        records = list(load_records(s))
+        run_id = match_cache.last_successful_run(s)
+    frame = frame_from_rows([record_features(rid, src, std) for rid, src, std, _u in records])
+    identity = {r.name: {rid: v for rid, _src, std, _u in records if (v := strong_value(std, r))}
+                for r in rules.identity_rules}
+    snap = match_cache.Snapshot(run_id, 7, frame, feature_hashes(frame), identity, {3: False, 4: True})
+    match_cache.save(tmp_path / "snap", snap)
+    back = match_cache.load(tmp_path / "snap", run_id, 7, rules)
+    assert back is not None
+    assert list(back.frame.columns) == list(frame.columns)
+    assert (back.frame.dtypes == frame.dtypes).all()
+    assert back.frame.astype(str).equals(frame.astype(str))
+    assert feature_hashes(back.frame) == snap.hashes == back.hashes
+    assert back.identity_values == identity
+    assert back.decisions == {3: False, 4: True}
+    # Another run, another model or a broken file: not used.
+    assert match_cache.load(tmp_path / "snap", run_id + 1, 7, rules) is None
+    assert match_cache.load(tmp_path / "snap", run_id, 8, rules) is None
+    match_cache.cache_path(tmp_path / "snap").write_bytes(b"not parquet")
+    assert match_cache.load(tmp_path / "snap", run_id, 7, rules) is None
+    store.dispose()
+
+
+def test_a_lost_snapshot_only_costs_time(tmp_path):
+    demo, store, config = _reconciled(tmp_path)
+    assert match_cache.cache_path(config.var_dir).exists()
+    _edit_exports(demo, seed=3)
+    store.dispose()
+    # The same store twice: one run with the snapshot, one after it was lost.
+    lost = tmp_path / "lost"
+    copy_sqlite(tmp_path / "mdm.sqlite", lost / "mdm.sqlite")
+    shutil.copytree(config.var_dir, lost / "var")
+    match_cache.cache_path(lost / "var").unlink()
+
+    with_snap = Store(f"sqlite:///{tmp_path / 'mdm.sqlite'}")
+    report = reconcile(with_snap, config)
+    assert report["matching"]["clustered_records"] < report["matching"]["records"]
+
+    without = Store(f"sqlite:///{lost / 'mdm.sqlite'}")
+    config_lost = load_config(demo / "mdm.toml")
+    config_lost.var_dir = lost / "var"
+    report_lost = reconcile(without, config_lost)
+    assert report_lost["matching"]["full"] is False
+    assert report_lost["matching"]["clustered_records"] == report_lost["matching"]["records"]
+    assert match_cache.cache_path(lost / "var").exists()  # written again
+
+    assert _partition(with_snap) == _partition(without)
+    assert _review_pairs(with_snap) == _review_pairs(without)
+    with with_snap.session() as s, without.session() as t:
+        ids = select(m.GoldenRecord.id, m.GoldenRecord.status, m.GoldenRecord.attributes).order_by(m.GoldenRecord.id)
+        assert s.execute(ids).all() == t.execute(ids).all()
+    with_snap.dispose()
+    without.dispose()
