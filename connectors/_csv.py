@@ -27,11 +27,12 @@ import csv
 import re
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO, Any, Callable, Iterator, Sequence, TypeVar
 
 from mdm._typing import RejectedRow, SourceRecordIn
 
-from .base import Connector, ConnectorError, WatermarkTracker
+from .base import Connector, ConnectorError, StoredRecord, WatermarkTracker
 
 T = TypeVar("T")
 Opener = Callable[[], IO[bytes]]
@@ -179,7 +180,11 @@ class CsvFile:
         if not isinstance(delimiter, str) or len(delimiter) != 1:
             raise make_error(f"option 'delimiter' must be one character, not {delimiter!r}")
         self.delimiter = delimiter
+        # Most lines hold no quote: those are split without the csv module (same fields).
+        self._split_ok = delimiter not in '"\r\n\x00'
+        self._field_limit = csv.field_size_limit()
         self.header: list[str] = []
+        self._id_index: int | None = None
         self._keep: dict[str, int] = {}
 
     # -- parsing --------------------------------------------------------------
@@ -192,6 +197,15 @@ class CsvFile:
             return None, "unparseable CSV: unbalanced quotes"
         return (rows[0] if rows else []), None
 
+    def _split(self, text: str) -> list[str] | None:
+        """The fields of one line without quotes, as ``_parse`` gives them; None: ask ``_parse``."""
+        body = text[:-1] if text.endswith("\n") else text
+        if body.endswith("\r"):
+            body = body[:-1]
+        if not self._split_ok or "\r" in body or "\x00" in body or len(body) > self._field_limit:
+            return None
+        return body.split(self.delimiter) if body else []
+
     def _records(self, lines: Iterator[tuple[int, str]]) -> Iterator[_Record]:
         """Assemble physical lines into CSV records (quoted fields may span lines)."""
         pending: deque[tuple[int, str]] = deque()
@@ -200,8 +214,13 @@ class CsvFile:
             return pending.popleft() if pending else next(lines, None)
 
         while (first := take()) is not None:
-            chunk = [first]
             quotes = first[1].count('"')
+            if not quotes:
+                split = self._split(first[1])
+                if split is not None:
+                    yield _Record(first[0], first[1].rstrip("\r\n"), split, None)
+                    continue
+            chunk = [first]
             while quotes % 2 and len(chunk) < MAX_RECORD_LINES:
                 more = take()
                 if more is None:
@@ -240,20 +259,23 @@ class CsvFile:
                     f"{self.name}: missing required column{plural} {', '.join(repr(c) for c in missing)} "
                     f"(header has: {', '.join(header)})")
             self.header = header
+            self._id_index = header.index(self.id_column) if self.id_column in header else None
             return
         raise self.make_error(f"{self.name} is empty (no header row)")
 
     def _classify(self, rec: _Record) -> tuple[str | None, str | None]:
         """(source id, rejection reason) for one record; blank records give (None, None)."""
-        if rec.fields is None:
+        fields = rec.fields
+        if fields is None:
             return None, rec.error
-        if not any(f.strip() for f in rec.fields):
+        if not "".join(fields).strip():  # only blank fields
             return None, None
-        if len(rec.fields) != len(self.header):
-            return None, f"expected {len(self.header)} fields, found {len(rec.fields)}"
+        if len(fields) != len(self.header):
+            return None, f"expected {len(self.header)} fields, found {len(fields)}"
         if self.id_column is None:
             return "", None
-        source_id = rec.fields[self.header.index(self.id_column)].strip()
+        index = self._id_index if self._id_index is not None else self.header.index(self.id_column)
+        source_id = fields[index].strip()
         if not source_id:
             return None, f"empty {self.id_column}"
         return source_id, None
@@ -314,15 +336,30 @@ class SingleCsvConnector(Connector):
     def to_record(self, row: CsvRow) -> SourceRecordIn:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | RejectedRow]:
+    def identity(self, row: CsvRow) -> tuple[str, dict[str, Any], datetime | None] | None:
+        """(source id, raw, updated at) of the record ``to_record`` makes of ``row``, cheaply.
+
+        None (the default): the connector does not tell, so every row is mapped
+        (``is_stored`` is not used).
+        """
+        return None
+
+    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | StoredRecord | RejectedRow]:
         path = self.path_option()
         csv_file = CsvFile(path.name, lambda: path.open("rb"), self.options, required=self.csv_required(),
                            id_column=self.csv_id_column(), make_error=self.error, warn=self.warn)
         tracker = WatermarkTracker(watermark)
+        is_stored = self.is_stored
         for item in csv_file.rows():
             if isinstance(item, RejectedRow):
                 yield item
                 continue
+            if is_stored is not None:
+                key = self.identity(item)
+                if key is not None and is_stored(key[0], key[1]):
+                    tracker.see(key[2])
+                    yield StoredRecord(key[0], key[1], item.ref, key[2])
+                    continue
             record = self.to_record(item)
             tracker.see(record.updated_at)
             yield record

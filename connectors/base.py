@@ -14,16 +14,17 @@ from __future__ import annotations
 import abc
 import os
 import warnings
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 from urllib.parse import urlsplit
 
 from mdm._typing import IdentifierIn, RejectedRow, Sex, SourceRecordIn
 from mdm.errors import MdmError
 
 __all__ = [
-    "CONNECTORS", "Connector", "ConnectorError", "ConnectorWarning", "make_connector",
+    "CONNECTORS", "Connector", "ConnectorError", "ConnectorWarning", "StoredRecord", "make_connector",
     "clean", "map_sex", "parse_datetime", "parse_date", "add_identifier", "utc_key", "WatermarkTracker",
     "SeenIds",
 ]
@@ -35,6 +36,21 @@ class ConnectorError(MdmError):
 
 class ConnectorWarning(UserWarning):
     """Something the operator should know, but the source still loaded (e.g. fallback encoding)."""
+
+
+@dataclass
+class StoredRecord:
+    """A record the store already holds with exactly this payload (see :class:`Connector`, ``is_stored``).
+
+    Yielded instead of a :class:`~mdm._typing.SourceRecordIn` when the caller
+    said so: the row was read and checked as always, but not mapped again (the
+    same payload was mapped when it was stored).
+    """
+
+    source_id: str
+    raw: Any
+    row_ref: str | None = None
+    updated_at: datetime | None = None
 
 
 #: kind -> connector class; filled by ``Connector.__init_subclass__`` when the
@@ -58,10 +74,20 @@ class Connector(abc.ABC):
     newer came), for the next incremental read. ``warnings`` collects the
     warnings issued during the read (they are also issued as
     :class:`ConnectorWarning`).
+
+    ``is_stored`` may be set by the caller before :meth:`read` (a pull does):
+    ``is_stored(source_id, raw)`` is True when the store holds that record with
+    exactly that payload (``raw`` as the record would carry it). A connector that
+    supports it then yields a :class:`StoredRecord` for such a record instead of
+    mapping it again; everything else (rejected rows, duplicates, the watermark)
+    stays as without it. Connectors that do not support it ignore it.
     """
 
     kind: ClassVar[str]
     full_export: ClassVar[bool]
+    #: True when the source's options may change ``full_export`` (it is then set per instance), so the
+    #: connector kind alone does not say whether a pull of the source was a full export.
+    full_export_option: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -75,10 +101,11 @@ class Connector(abc.ABC):
         self.base_dir = Path(base_dir)
         self.new_watermark: str | None = None
         self.warnings: list[str] = []
+        self.is_stored: Callable[[str, Any], bool] | None = None
         self._check_no_literal_secrets()
 
     @abc.abstractmethod
-    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | RejectedRow]:
+    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | StoredRecord | RejectedRow]:
         """Yield the records of the source (all of them for a full export)."""
 
     # -- helpers for subclasses ---------------------------------------------
@@ -225,10 +252,14 @@ class WatermarkTracker:
     def __init__(self, previous: str | None) -> None:
         self.previous = previous
         self._best: datetime | None = None
+        self._best_key: datetime | None = None  # utc_key(self._best)
 
     def see(self, value: datetime | None) -> None:
-        if value is not None and (self._best is None or utc_key(value) > utc_key(self._best)):
-            self._best = value
+        if value is None:
+            return
+        key = utc_key(value)
+        if self._best_key is None or key > self._best_key:
+            self._best, self._best_key = value, key
 
     def result(self) -> str | None:
         if self._best is None:

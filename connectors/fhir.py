@@ -9,11 +9,11 @@ is stable while the Patient's contact list is), names and telecom only, and a
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Callable
 
 from mdm._typing import AddressIn, IdentifierIn, NameIn, RelationIn, SourceRecordIn
 
-from .base import add_identifier, clean, map_sex, parse_date, parse_datetime
+from .base import StoredRecord, add_identifier, clean, map_sex, parse_date, parse_datetime
 
 HETU_SYSTEM = "urn:oid:1.2.246.21"
 TEMPORARY_PREFIX = "urn:oid:1.2.246.10."
@@ -117,17 +117,60 @@ def check_patient(resource: Any) -> str:
     return pid
 
 
-def patient_records(resource: Any, row_ref: str, today: date | None = None) -> list[SourceRecordIn]:
-    """The patient's record followed by its guardian-contact records."""
+IsStored = Callable[[str, Any], bool]
+
+
+def patient_records(resource: Any, row_ref: str, today: date | None = None,
+                    is_stored: IsStored | None = None) -> list[SourceRecordIn | StoredRecord]:
+    """The patient's record followed by its guardian-contact records.
+
+    With ``is_stored`` (see :class:`~connectors.base.Connector`), a record whose
+    payload the store holds is a :class:`StoredRecord` (a Patient stored as it is
+    was a well-formed one when it was stored, so it is not mapped again).
+    """
     pid = check_patient(resource)
     today = today or date.today()
     try:
-        return _patient_records(resource, pid, row_ref, today)
+        if is_stored is not None and is_stored(pid, resource):
+            meta = resource.get("meta") or {}
+            updated = parse_datetime(meta.get("lastUpdated"))
+            stored: list[SourceRecordIn | StoredRecord] = [StoredRecord(pid, resource, row_ref, updated)]
+            return stored + _contact_records(resource, pid, row_ref, today, updated, is_stored)[0]
+        return _patient_records(resource, pid, row_ref, today, is_stored)
     except (AttributeError, TypeError, MalformedResource) as exc:  # e.g. a string where a list belongs
         raise MalformedResource(f"malformed Patient {pid}: {exc}") from None
 
 
-def _patient_records(resource: dict[str, Any], pid: str, row_ref: str, today: date) -> list[SourceRecordIn]:
+def _contact_records(resource: dict[str, Any], pid: str, row_ref: str, today: date, updated: Any,
+                     is_stored: IsStored | None,
+                     ) -> tuple[list[SourceRecordIn | StoredRecord], list[RelationIn]]:
+    """The guardian-contact records of a Patient and the relations stating them."""
+    records: list[SourceRecordIn | StoredRecord] = []
+    relations: list[RelationIn] = []
+    for index, contact in enumerate(_list(resource.get("contact"), "contact")):
+        codes = [c.upper() for c in _codes(contact.get("relationship"))]
+        code = next((c for c in codes if c in GUARDIAN_CODES), None)
+        if code is None:
+            continue
+        cid = f"{pid}#contact-{index}"
+        relations.append(RelationIn("guardian_of", subject_source_id=cid, object_source_id=pid, label=code))
+        ref = f"{row_ref} contact[{index}]"
+        if is_stored is not None and is_stored(cid, contact):
+            records.append(StoredRecord(cid, contact, ref, updated))
+            continue
+        name = contact.get("name")
+        names = _names({"name": [name]}, today) if isinstance(name, dict) else []
+        contact_ids: list[IdentifierIn] = []
+        _telecom(contact.get("telecom"), contact_ids)
+        records.append(SourceRecordIn(
+            source_id=cid, names=names, identifiers=contact_ids,
+            attributes={"role": "guardian", "derived_from": pid}, updated_at=updated,
+            raw=contact, row_ref=ref))
+    return records, relations
+
+
+def _patient_records(resource: dict[str, Any], pid: str, row_ref: str, today: date,
+                     is_stored: IsStored | None = None) -> list[SourceRecordIn | StoredRecord]:
     identifiers: list[IdentifierIn] = []
     _identifiers(resource, identifiers)
     _telecom(resource.get("telecom"), identifiers)
@@ -151,21 +194,6 @@ def _patient_records(resource: dict[str, Any], pid: str, row_ref: str, today: da
         sex=map_sex(resource.get("gender")), identifiers=identifiers,
         addresses=_addresses(resource, today), flags=flags, attributes=attributes,
         updated_at=parse_datetime(meta.get("lastUpdated")), raw=resource, row_ref=row_ref)
-    records = [patient]
-    for index, contact in enumerate(_list(resource.get("contact"), "contact")):
-        codes = [c.upper() for c in _codes(contact.get("relationship"))]
-        code = next((c for c in codes if c in GUARDIAN_CODES), None)
-        if code is None:
-            continue
-        cid = f"{pid}#contact-{index}"
-        name = contact.get("name")
-        names = _names({"name": [name]}, today) if isinstance(name, dict) else []
-        contact_ids: list[IdentifierIn] = []
-        _telecom(contact.get("telecom"), contact_ids)
-        records.append(SourceRecordIn(
-            source_id=cid, names=names, identifiers=contact_ids,
-            attributes={"role": "guardian", "derived_from": pid}, updated_at=patient.updated_at,
-            raw=contact, row_ref=f"{row_ref} contact[{index}]"))
-        patient.relations.append(RelationIn("guardian_of", subject_source_id=cid, object_source_id=pid,
-                                            label=code))
-    return records
+    contacts, relations = _contact_records(resource, pid, row_ref, today, patient.updated_at, is_stored)
+    patient.relations.extend(relations)
+    return [patient, *contacts]

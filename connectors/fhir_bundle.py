@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from mdm._typing import RejectedRow, SourceRecordIn
 
 from ._csv import MOJIBAKE_RE
-from .base import Connector, WatermarkTracker
+from .base import Connector, StoredRecord, WatermarkTracker
 from .fhir import MalformedResource, check_patient, patient_records
 
 
@@ -65,7 +65,7 @@ class FhirBundleConnector(Connector):
         except ValueError as exc:
             raise self.error(f"{path.name} is not valid JSON: {exc}") from None
 
-    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | RejectedRow]:
+    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | StoredRecord | RejectedRow]:
         name, bundle = self._load()
         try:
             resources = bundle_entries(bundle)
@@ -87,7 +87,7 @@ class FhirBundleConnector(Connector):
                     reason = f"duplicate source id {pid} (kept entry {keep[pid]})"
                     yield RejectedRow(row_ref=ref, reason=reason, raw=raw)
                     continue
-                records = patient_records(resource, ref)
+                records = patient_records(resource, ref, is_stored=self.is_stored)
             except MalformedResource as exc:
                 yield RejectedRow(row_ref=ref, reason=str(exc), raw=raw)
                 continue

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from mdm._typing import RejectedRow, SourceRecordIn
 
 from ._csv import TextFile
-from .base import Connector, WatermarkTracker
+from .base import Connector, StoredRecord, WatermarkTracker
 from .fhir import MalformedResource, check_patient, patient_records
 
 
@@ -36,7 +36,7 @@ class FhirNdjsonConnector(Connector):
     kind = "fhir-ndjson"
     full_export = True
 
-    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | RejectedRow]:
+    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | StoredRecord | RejectedRow]:
         path = self.path_option()
         text = TextFile(path.name, lambda: path.open("rb"), self.options, self.error, self.warn)
 
@@ -65,7 +65,7 @@ class FhirNdjsonConnector(Connector):
                                   raw=raw)
                 continue
             try:
-                records = patient_records(resource, ref)
+                records = patient_records(resource, ref, is_stored=self.is_stored)
             except MalformedResource as exc:
                 yield RejectedRow(row_ref=ref, reason=str(exc), raw=raw)
                 continue

@@ -10,6 +10,7 @@ active; ``lost``/``closed`` keep that status with ``valid_to`` = the date of
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from mdm._typing import AddressIn, IdentifierIn, NameIn, SourceRecordIn
@@ -30,10 +31,13 @@ class FoliCsvConnector(SingleCsvConnector):
     id_column = "card_number"
 
     @staticmethod
+    def identity(row: CsvRow) -> tuple[str, dict[str, Any], datetime | None]:
+        return row.get("card_number") or "", dict(row.values), parse_datetime(row.get("updated_at"))
+
+    @staticmethod
     def to_record(row: CsvRow) -> SourceRecordIn:
         get = row.get
-        card = get("card_number") or ""
-        updated = parse_datetime(get("updated_at"))
+        card, raw, updated = FoliCsvConnector.identity(row)
         status_raw = (get("status") or "").lower()
         status = status_raw if status_raw in ("active", "lost", "closed") else "inactive"
         identifiers: list[IdentifierIn] = []
@@ -58,4 +62,4 @@ class FoliCsvConnector(SingleCsvConnector):
             attributes["card_status"] = status_raw
         return SourceRecordIn(source_id=card, names=names, birth_date=get("holder_birth_date"),
                               identifiers=identifiers, addresses=addresses, attributes=attributes,
-                              updated_at=updated, raw=dict(row.values), row_ref=row.ref)
+                              updated_at=updated, raw=raw, row_ref=row.ref)

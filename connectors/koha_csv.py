@@ -7,6 +7,7 @@ the largest ``updated_on`` for information.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from mdm._typing import AddressIn, IdentifierIn, NameIn, RelationIn, SourceRecordIn
@@ -57,9 +58,13 @@ class KohaCsvConnector(SingleCsvConnector):
     id_column = "borrowernumber"
 
     @staticmethod
+    def identity(row: CsvRow) -> tuple[str, dict[str, Any], datetime | None]:
+        return row.get("borrowernumber") or "", dict(row.values), parse_datetime(row.get("updated_on"))
+
+    @staticmethod
     def to_record(row: CsvRow) -> SourceRecordIn:
         get = row.get
-        borrower = get("borrowernumber") or ""
+        borrower, raw, updated = KohaCsvConnector.identity(row)
         identifiers: list[IdentifierIn] = []
         add_identifier(identifiers, "library_card", get("cardnumber"))
         add_identifier(identifiers, "email", get("email"))
@@ -95,7 +100,7 @@ class KohaCsvConnector(SingleCsvConnector):
             addresses=addresses,
             relations=relations,
             attributes=attributes,
-            updated_at=parse_datetime(get("updated_on")),
-            raw=dict(row.values),
+            updated_at=updated,
+            raw=raw,
             row_ref=row.ref,
         )

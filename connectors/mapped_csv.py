@@ -39,6 +39,7 @@ class MappedCsvConnector(SingleCsvConnector):
 
     kind = "mapped-csv"
     full_export = True
+    full_export_option = True
 
     def __init__(self, source_name: str, options: Mapping[str, Any], base_dir: Any) -> None:
         super().__init__(source_name, options, base_dir)
@@ -103,6 +104,19 @@ class MappedCsvConnector(SingleCsvConnector):
         except ValueError:
             return value
 
+    def identity(self, row: CsvRow) -> tuple[str, dict[str, Any], datetime | None]:
+        updated_raw = self._value(row, "updated_at")
+        fmt = self.options.get("updated_at_format")
+        updated: datetime | None
+        if fmt and updated_raw:
+            try:
+                updated = datetime.strptime(updated_raw, str(fmt))
+            except ValueError:
+                updated = None
+        else:
+            updated = parse_datetime(updated_raw)
+        return row.get(self.fields["source_id"][0]) or "", dict(row.values), updated
+
     def to_record(self, row: CsvRow) -> SourceRecordIn:
         value = lambda field: self._value(row, field)  # noqa: E731 - short local accessor
         names = []
@@ -123,19 +137,11 @@ class MappedCsvConnector(SingleCsvConnector):
             joined = " ".join(p for p in (row.get(c) for c in cols) if p)
             if joined:
                 attributes[name] = joined
-        updated_raw = value("updated_at")
-        fmt = self.options.get("updated_at_format")
-        if fmt and updated_raw:
-            try:
-                updated = datetime.strptime(updated_raw, str(fmt))
-            except ValueError:
-                updated = None
-        else:
-            updated = parse_datetime(updated_raw)
+        source_id, raw, updated = self.identity(row)
         return SourceRecordIn(
-            source_id=row.get(self.fields["source_id"][0]) or "",
+            source_id=source_id,
             names=names,
             birth_date=self._reformat(value("birth_date"), self.options.get("birth_date_format")),
             sex=map_sex(value("sex"), self.options.get("sex_values")),
             identifiers=identifiers, addresses=addresses, attributes=attributes,
-            updated_at=updated, raw=dict(row.values), row_ref=row.ref)
+            updated_at=updated, raw=raw, row_ref=row.ref)

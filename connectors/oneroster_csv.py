@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import re
 import zipfile
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
 from mdm._typing import IdentifierIn, NameIn, RejectedRow, RelationIn, SourceRecordIn
 
 from ._csv import CsvFile, CsvRow
-from .base import Connector, WatermarkTracker, add_identifier, map_sex, parse_datetime, utc_key
+from .base import (Connector, StoredRecord, WatermarkTracker, add_identifier, map_sex, parse_datetime,
+                   utc_key)
 
 USERS_REQUIRED = ("sourcedId", "role", "givenName", "familyName")
 DEMOGRAPHICS_REQUIRED = ("sourcedId",)
@@ -76,7 +78,7 @@ class OneRosterCsvConnector(Connector):
         return CsvFile(f"{prefix}/{name}", opener, self.options, required=required, id_column="sourcedId",
                        make_error=self.error, warn=self.warn)
 
-    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | RejectedRow]:
+    def read(self, watermark: str | None) -> Iterator[SourceRecordIn | StoredRecord | RejectedRow]:
         prefix, openers = self._openers()
         users = self._csv(prefix, openers, "users.csv", USERS_REQUIRED)
         if users is None:
@@ -100,15 +102,35 @@ class OneRosterCsvConnector(Connector):
                 continue
             if (item.get("status") or "").lower() == "tobedeleted":
                 continue  # not present any more: the full-export diff deletes it
-            record = self.to_record(item, demographics.get(item.get("sourcedId") or ""))
+            demo = demographics.get(item.get("sourcedId") or "")
+            if self.is_stored is not None:
+                sourced_id, raw, updated = self.identity(item, demo)
+                if self.is_stored(sourced_id, raw):
+                    tracker.see(updated)
+                    yield StoredRecord(sourced_id, raw, item.ref, updated)
+                    continue
+            record = self.to_record(item, demo)
             tracker.see(record.updated_at)
             yield record
         self.new_watermark = tracker.result()
 
     @staticmethod
+    def identity(row: CsvRow, demo: CsvRow | None) -> tuple[str, dict[str, Any], datetime | None]:
+        """(source id, raw, updated at) of the record ``to_record`` makes."""
+        updated = parse_datetime(row.get("dateLastModified"))
+        raw: dict[str, Any] = dict(row.values)
+        if demo is not None:
+            raw["demographics"] = dict(demo.values)
+            demo_updated = parse_datetime(demo.get("dateLastModified"))
+            newer = updated is None or (demo_updated is not None and utc_key(demo_updated) > utc_key(updated))
+            if demo_updated and newer:
+                updated = demo_updated
+        return row.get("sourcedId") or "", raw, updated
+
+    @staticmethod
     def to_record(row: CsvRow, demo: CsvRow | None) -> SourceRecordIn:
         get = row.get
-        sourced_id = get("sourcedId") or ""
+        sourced_id, raw, updated = OneRosterCsvConnector.identity(row, demo)
         role = (get("role") or "").lower() or None
         identifiers: list[IdentifierIn] = []
         add_identifier(identifiers, "oneroster_id", sourced_id)
@@ -139,16 +161,9 @@ class OneRosterCsvConnector(Connector):
                 attributes[key] = get(column)
         if get("orgSourcedIds"):
             attributes["org_ids"] = split_ids(get("orgSourcedIds"))
-        updated = parse_datetime(get("dateLastModified"))
-        raw: dict[str, Any] = dict(row.values)
         birth_date = sex = None
         if demo is not None:
             birth_date, sex = demo.get("birthDate"), map_sex(demo.get("sex"))
-            raw["demographics"] = dict(demo.values)
-            demo_updated = parse_datetime(demo.get("dateLastModified"))
-            newer = updated is None or (demo_updated is not None and utc_key(demo_updated) > utc_key(updated))
-            if demo_updated and newer:
-                updated = demo_updated
         return SourceRecordIn(source_id=sourced_id, names=names, birth_date=birth_date, sex=sex,
                               identifiers=identifiers, relations=relations, attributes=attributes,
                               updated_at=updated, raw=raw, row_ref=row.ref)

@@ -5,6 +5,12 @@ record as new, changed (content hash differs) or unchanged. Records missing
 from a full export are marked deleted, never removed. Each source is pulled in
 one transaction, so a refused or failing source changes nothing and the other
 sources go on.
+
+A nightly re-pull costs little more than reading the export: a record whose
+payload is stored as it is gets neither mapped by its connector again
+(``Connector.is_stored``) nor standardised, and the records of a full export
+are not each stamped ``last_seen`` - the source's ``last_pulled_at`` says it
+for all of them, so read a record's last sighting with :func:`last_seen_of`.
 """
 from __future__ import annotations
 
@@ -16,10 +22,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, case, delete, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from connectors import ConnectorError, make_connector
+from connectors import CONNECTORS, Connector, ConnectorError, StoredRecord, make_connector
 from mdm._typing import RejectedRow, SourceRecordIn
 from rules import standardise_record
 
@@ -74,10 +80,74 @@ def content_hash(standardised: dict[str, Any], relations: list[dict[str, Any]]) 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _raw_text_slow(raw: Any) -> str:
+    return json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _raw_text_encoder() -> Callable[[Any], str]:
+    """``_raw_text_slow`` without building a JSON encoder for every record (a pull hashes every record).
+
+    The C encoder ``json.dumps`` itself uses, made once; no circular check (payloads
+    come from parsed CSV or JSON). Falls back to ``json.dumps`` where there is no C
+    encoder or it does not give the same text.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _raw_text_slow
+    try:
+        encode = make(None, str, json.encoder.encode_basestring, None, ": ", ", ", True, False, True)
+
+        def text(raw: Any) -> str:
+            if isinstance(raw, (dict, list)):
+                return "".join(encode(raw, 0))
+            return _raw_text_slow(raw)
+
+        sample = {"b": [1, 2.5, None, True, "ä\"\n"], "a": {"z": "x", "y": float("nan")},
+                  "c": datetime(2026, 1, 1)}
+        if text(sample) != _raw_text_slow(sample):
+            return _raw_text_slow
+        return text
+    except Exception:  # noqa: BLE001 - any surprise: the plain way
+        return _raw_text_slow
+
+
+_raw_text = _raw_text_encoder()
+
+
 def raw_hash(raw: Any) -> str:
-    """Hash of the payload as the source sent it: equal means nothing to standardise again."""
-    text = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.md5(text.encode("utf-8")).hexdigest()
+    """Hash of the payload as the source sent it: equal means nothing to standardise again.
+
+    MD5 of ``json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)``: stored
+    in ``source_record.raw_hash``, so the text must stay exactly that.
+    """
+    return hashlib.md5(_raw_text(raw).encode("utf-8")).hexdigest()
+
+
+def _lazy_last_seen(cls: type[Connector] | None) -> bool:
+    """Whether every pull with this connector class is a full export (whatever the options)."""
+    return cls is not None and bool(cls.full_export) and not cls.full_export_option
+
+
+def seen_whole_at(system: m.SourceSystem) -> datetime | None:
+    """When every record of ``system`` not marked deleted was last seen; None when that is not known.
+
+    A pull of a source whose connector always delivers full exports does not write
+    ``last_seen`` on each record that is still in the export (that rewrote every row
+    of the source every night); the source's ``last_pulled_at`` (the time of its last
+    pull, the same time stamped on what the pull wrote) says it for all of them. So a
+    record's last sighting is :func:`last_seen_of` it, not its ``last_seen`` column alone.
+    """
+    if not _lazy_last_seen(CONNECTORS.get(system.connector or "")):
+        return None
+    return system.last_pulled_at
+
+
+def last_seen_of(last_seen: datetime | None, deleted_at: datetime | None,
+                 whole: datetime | None) -> datetime | None:
+    """When a record was last seen in its source: ``whole`` is :func:`seen_whole_at` of the source."""
+    if deleted_at is None and whole is not None and (last_seen is None or last_seen < whole):
+        return whole
+    return last_seen
 
 
 def _relations_of(rec: SourceRecordIn) -> list[dict[str, Any]]:
@@ -119,46 +189,71 @@ class _SourcePull:
     """State of one source's pull inside its transaction."""
 
     def __init__(self, session: Session, system: m.SourceSystem, run_id: int | None,
-                 result: SourcePullResult) -> None:
+                 result: SourcePullResult, connector: Connector, max_delete_share: float) -> None:
         self.s = session
         self.system = system
         self.run_id = run_id
         self.result = result
         self.now = m.utcnow()
-        # source_id -> (record id, content hash, deleted?)
-        self.existing: dict[str, tuple[int, str, bool]] = {}
-        self.raw_hashes: dict[str, str | None] = {}
-        for rid, sid, h, rh, deleted in session.execute(
-            select(m.SourceRecord.id, m.SourceRecord.source_id, m.SourceRecord.content_hash,
-                   m.SourceRecord.raw_hash, m.SourceRecord.deleted_at)
-            .where(m.SourceRecord.source_system_id == system.id)
-        ):
-            self.existing[sid] = (rid, h, deleted is not None)
-            self.raw_hashes[sid] = rh
-        self.prior_active = {sid for sid, (_rid, _h, deleted) in self.existing.items() if not deleted}
+        self.full_export = connector.full_export
+        self.max_delete_share = max_delete_share
+        # A full export by kind: the records still in the export are seen as a whole (seen_whole_at).
+        self.lazy = _lazy_last_seen(type(connector))
+        # When the records not marked deleted were all last seen, as the last pull left it.
+        self.prev_whole = seen_whole_at(system)
+        SR = m.SourceRecord
+        if self.prev_whole is not None and not self.lazy:
+            # The source stops being pulled as a whole (another connector): write down on each
+            # record what seen_whole_at said for all of them.
+            session.execute(update(SR).where(SR.source_system_id == system.id, SR.deleted_at.is_(None),
+                                             SR.last_seen < self.prev_whole)
+                            .values(last_seen=self.prev_whole))
+            self.prev_whole = None
+        # source_id -> (record id, raw hash, deleted?); content hashes are read when needed.
+        self.existing: dict[str, tuple[int, str | None, bool]] = {
+            sid: (rid, rh, bool(deleted))
+            for rid, sid, rh, deleted in session.execute(
+                select(SR.id, SR.source_id, SR.raw_hash, SR.deleted_at.is_not(None))
+                .where(SR.source_system_id == system.id))
+        }
+        self.prior_active = sum(1 for _rid, _rh, deleted in self.existing.values() if not deleted)
+        self.seen_active = 0  # records of prior_active seen in this export
         self.seen: set[str] = set()
         self.batch: list[tuple[SourceRecordIn, dict[str, Any], list[dict[str, Any]], str, str]] = []
         self.raw_updates: list[dict[str, Any]] = []
 
     # -- per item ------------------------------------------------------------
-    def add(self, item: SourceRecordIn | RejectedRow) -> None:
+    def is_stored(self, source_id: str, raw: Any) -> bool:
+        """The connector's question: is this exact payload stored for the record (so it is unchanged)?"""
+        known = self.existing.get(source_id)
+        return known is not None and not known[2] and known[1] == raw_hash(raw)
+
+    def add(self, item: SourceRecordIn | StoredRecord | RejectedRow) -> None:
         if isinstance(item, RejectedRow):
             self.quarantine(item.row_ref, item.reason, item.raw)
             return
         self.result.read += 1
-        if item.source_id in self.seen:
+        sid = item.source_id
+        if sid in self.seen:
             # Connectors resolve duplicates themselves; this guards the store's invariant.
             self.result.duplicates += 1
-            self.quarantine(item.row_ref or item.source_id, f"duplicate source id {item.source_id}",
+            self.quarantine(item.row_ref or sid, f"duplicate source id {sid}",
                             json.dumps(item.raw, ensure_ascii=False, default=str))
             return
-        self.seen.add(item.source_id)
-        digest_raw = raw_hash(item.raw)
-        known = self.existing.get(item.source_id)
-        if known is not None and not known[2] and self.raw_hashes.get(item.source_id) == digest_raw:
-            # The same payload as stored: unchanged, and no need to standardise it again.
+        self.seen.add(sid)
+        if isinstance(item, StoredRecord):
+            # is_stored said so just now (the record is not deleted and its payload hash is the stored one).
+            self.seen_active += 1
             self.result.unchanged += 1
             return
+        digest_raw = raw_hash(item.raw)
+        known = self.existing.get(sid)
+        if known is not None and not known[2]:
+            self.seen_active += 1
+            if known[1] == digest_raw:
+                # The same payload as stored: unchanged, and no need to standardise it again.
+                self.result.unchanged += 1
+                return
         std = standardise_record(item)
         rels = _relations_of(item)
         self.batch.append((item, std, rels, content_hash(std, rels), digest_raw))
@@ -172,26 +267,32 @@ class _SourcePull:
 
     # -- per batch -----------------------------------------------------------
     def flush(self) -> None:
+        batch, self.batch = self.batch, []
+        known_ids = [self.existing[e[0].source_id][0] for e in batch if e[0].source_id in self.existing]
+        stored_hash: dict[int, str] = {}
+        SR = m.SourceRecord
+        for chunk in _chunks(known_ids, 1000):
+            stored_hash.update(self.s.execute(select(SR.id, SR.content_hash).where(SR.id.in_(chunk))).all())
         new, changed = [], []
-        for entry in self.batch:
+        for entry in batch:
             rec, _std, _rels, digest, _raw_digest = entry
             known = self.existing.get(rec.source_id)
             if known is None:
                 new.append(entry)
-            elif known[1] != digest or known[2]:
+            elif stored_hash[known[0]] != digest or known[2]:
                 changed.append((known[0], known[2], entry))
             else:
                 # Same content, new payload bytes (e.g. only the source's timestamp moved).
                 self.raw_updates.append({"b_id": known[0], "raw": rec.raw, "raw_hash": entry[4],
                                          "source_updated_at": rec.updated_at})
+                self.existing[rec.source_id] = (known[0], entry[4], False)
                 self.result.unchanged += 1
-        self.batch = []
         if new:
             self._insert_new(new)
         if changed:
             self._update_changed(changed)
         if self.raw_updates:
-            table = m.SourceRecord.__table__
+            table = SR.__table__
             self.s.execute(update(table).where(table.c.id == bindparam("b_id"))
                            .values(raw=bindparam("raw"), raw_hash=bindparam("raw_hash"),
                                    source_updated_at=bindparam("source_updated_at")), self.raw_updates)
@@ -224,8 +325,8 @@ class _SourcePull:
         ).all()
         ident_rows: list[dict[str, Any]] = []
         rel_rows: list[dict[str, Any]] = []
-        for rid, (rec, std, rels, digest, _raw_digest) in zip(ids, entries):
-            self.existing[rec.source_id] = (rid, digest, False)
+        for rid, (rec, std, rels, _digest, digest_raw) in zip(ids, entries):
+            self.existing[rec.source_id] = (rid, digest_raw, False)
             ident_rows.extend(_identifier_rows(rid, std))
             rel_rows.extend(self._relation_rows(rid, rels))
         self._bulk_insert(m.Identifier, ident_rows)
@@ -249,15 +350,16 @@ class _SourcePull:
                 self.result.undeleted += 1
             else:
                 self.result.changed += 1
+            seen = prev.last_seen if was_deleted else last_seen_of(prev.last_seen, None, self.prev_whole)
             versions.append({"source_record_id": rid, "version": prev.version,
                              "content_hash": prev.content_hash, "standardised": prev.standardised,
-                             "raw": prev.raw, "valid_from": prev.last_seen or prev.first_seen,
+                             "raw": prev.raw, "valid_from": seen or prev.first_seen,
                              "valid_to": self.now, "run_id": self.run_id})
             updates.append({"b_id": rid, "version": prev.version + 1,
                             **self._record_values(rec, std, digest, digest_raw)})
             ident_rows.extend(_identifier_rows(rid, std))
             rel_rows.extend(self._relation_rows(rid, rels))
-            self.existing[rec.source_id] = (rid, digest, False)
+            self.existing[rec.source_id] = (rid, digest_raw, False)
         self._bulk_insert(m.SourceRecordVersion, versions)
         table = m.SourceRecord.__table__
         self.s.execute(update(table).where(table.c.id == bindparam("b_id")).values(
@@ -279,45 +381,60 @@ class _SourcePull:
             self.s.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
 
     # -- end of the export ---------------------------------------------------
-    def finish(self, full_export: bool, max_delete_share: float) -> None:
+    def finish(self) -> None:
         self.flush()
-        if full_export:
-            prior_active = len(self.prior_active)
-            missing = sorted(self.prior_active - self.seen)
-            if self.result.read == 0 and missing:
+        SR = m.SourceRecord
+        if self.full_export:
+            prior_active = self.prior_active
+            n_missing = prior_active - self.seen_active
+            if self.result.read == 0 and n_missing:
                 raise PullRefused(
-                    f"source {self.system.name!r}: the export is empty but {len(missing)} records are "
+                    f"source {self.system.name!r}: the export is empty but {n_missing} records are "
                     "stored; refusing to mark them all deleted"
                 )
-            if prior_active and len(missing) / prior_active > max_delete_share:
+            if prior_active and n_missing / prior_active > self.max_delete_share:
                 raise PullRefused(
-                    f"source {self.system.name!r}: the export would mark {len(missing)} of "
-                    f"{prior_active} records deleted ({len(missing) / prior_active:.0%}, more than the "
-                    f"allowed {max_delete_share:.0%}); nothing of this source was changed"
+                    f"source {self.system.name!r}: the export would mark {n_missing} of "
+                    f"{prior_active} records deleted ({n_missing / prior_active:.0%}, more than the "
+                    f"allowed {self.max_delete_share:.0%}); nothing of this source was changed"
                 )
-            if missing:
+            if n_missing:
+                # Not seen now: every record that was active and is not in this export.
+                missing = sorted(sid for sid, (_rid, _rh, deleted) in self.existing.items()
+                                 if not deleted and sid not in self.seen)
+                assert len(missing) == n_missing
                 ids = [self.existing[sid][0] for sid in missing]
+                values: dict[str, Any] = {"deleted_at": self.now, "changed_run_id": self.run_id}
+                if self.prev_whole is not None:
+                    # Its last sighting stays what seen_whole_at said (that stops covering it now).
+                    values["last_seen"] = case((SR.last_seen < self.prev_whole, self.prev_whole),
+                                               else_=SR.last_seen)
                 for chunk in _chunks(ids, 5000):
-                    self.s.execute(update(m.SourceRecord).where(m.SourceRecord.id.in_(chunk))
-                                   .values(deleted_at=self.now, changed_run_id=self.run_id))
-                self.result.deleted = len(missing)
-            # Every record still in the export was seen now.
-            self.s.execute(update(m.SourceRecord)
-                           .where(m.SourceRecord.source_system_id == self.system.id,
-                                  m.SourceRecord.deleted_at.is_(None))
-                           .values(last_seen=self.now))
+                    self.s.execute(update(SR).where(SR.id.in_(chunk)).values(values))
+                self.result.deleted = n_missing
+            if not self.lazy:
+                # Every record still in the export was seen now (a connector whose options make it
+                # a full export: the source's kind alone does not say so, so each record carries it).
+                self.s.execute(update(SR)
+                               .where(SR.source_system_id == self.system.id, SR.deleted_at.is_(None))
+                               .values(last_seen=self.now))
         self._resolve_relation_endpoints()
 
     def _resolve_relation_endpoints(self) -> None:
-        """Point relations at the records their source ids name, once both exist."""
-        for column, sid_column in ((m.SourceRelation.subject_record_id, m.SourceRelation.subject_source_id),
-                                   (m.SourceRelation.object_record_id, m.SourceRelation.object_source_id)):
+        """Point relations at the records their source ids name, once both exist.
+
+        Only relations with an open endpoint that a record now fills are written
+        (one naming a record that never arrives is not rewritten every night).
+        """
+        REL = m.SourceRelation
+        for column, sid_column in ((REL.subject_record_id, REL.subject_source_id),
+                                   (REL.object_record_id, REL.object_source_id)):
             target = aliased(m.SourceRecord)
-            sub = (select(target.id)
-                   .where(target.source_system_id == self.system.id, target.source_id == sid_column)
-                   .scalar_subquery())
-            self.s.execute(update(m.SourceRelation)
-                           .where(m.SourceRelation.source_system_id == self.system.id, column.is_(None))
+            match = (target.source_system_id == self.system.id) & (target.source_id == sid_column)
+            sub = select(target.id).where(match).scalar_subquery()
+            self.s.execute(update(REL)
+                           .where(REL.source_system_id == self.system.id, column.is_(None),
+                                  exists().where(match))
                            .values({column.key: sub}))
 
 
@@ -343,16 +460,19 @@ def pull_source(store: Store, config: Config, source: dict[str, Any], run_id: in
                 s.flush()
             connector = make_connector(source["name"], source, config.base_dir)
             watermark = None if connector.full_export else system.watermark
-            state = _SourcePull(s, system, run_id, result)
+            state = _SourcePull(s, system, run_id, result, connector, max_share)
+            # Records stored with the same payload need not be mapped again by the connector.
+            connector.is_stored = state.is_stored
             for n, item in enumerate(connector.read(watermark), 1):
                 state.add(item)
                 if progress and n % 1000 == 0:
                     progress(1000)
-            state.finish(connector.full_export, max_share)
+            state.finish()
             if connector.new_watermark:
                 system.watermark = connector.new_watermark
             system.connector = source["connector"]
-            system.last_pulled_at = m.utcnow()
+            # The pull's own time, the one its records carry (seen_whole_at relies on it).
+            system.last_pulled_at = state.now
             result.watermark = system.watermark
     except PullRefused as exc:
         result.status, result.message = "refused", str(exc)
@@ -432,10 +552,11 @@ def upsert_record(session: Session, system: m.SourceSystem, rec: SourceRecordIn,
     else:
         rid = int(prev.id)
         status = "undeleted" if prev.content_hash == digest else "changed"
+        seen = last_seen_of(prev.last_seen, prev.deleted_at, seen_whole_at(system))
         session.execute(insert(m.SourceRecordVersion), [{
             "source_record_id": rid, "version": prev.version, "content_hash": prev.content_hash,
             "standardised": prev.standardised, "raw": prev.raw,
-            "valid_from": prev.last_seen or prev.first_seen, "valid_to": now, "run_id": run_id}])
+            "valid_from": seen or prev.first_seen, "valid_to": now, "run_id": run_id}])
         session.execute(update(SR).where(SR.id == rid).values(version=prev.version + 1, **values))
         session.execute(delete(m.Identifier).where(m.Identifier.source_record_id == rid))
         session.execute(delete(m.SourceRelation).where(m.SourceRelation.asserted_by_record_id == rid))

@@ -53,6 +53,8 @@ class SourceRecord(Base):
     version: Mapped[int] = mapped_column(default=1)
     source_updated_at: Mapped[Optional[datetime]]
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    # Not rewritten on every nightly pull of a full-export source: the source's
+    # last_pulled_at says it for all its records; read it with pull.last_seen_of().
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
     # The run that last changed the record: matching scores only what changed.
     changed_run_id: Mapped[Optional[int]] = mapped_column(ForeignKey("reconciliation_run.id"), index=True)
