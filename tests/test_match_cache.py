@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from matching.features import frame_from_rows, record_features
 from mdm.config import load_config
@@ -84,3 +84,19 @@ def test_a_lost_snapshot_only_costs_time(tmp_path):
         assert s.execute(ids).all() == t.execute(ids).all()
     with_snap.dispose()
     without.dispose()
+
+
+def test_a_record_stored_by_match_on_entry_is_matched_once(tmp_path):
+    _demo, store, config = _reconciled(tmp_path)
+    with store.session() as s:
+        rid = s.scalar(select(m.SourceRecord.id).order_by(m.SourceRecord.id.desc()).limit(1))
+        # What /resolve with persist leaves behind: a record changed outside any run.
+        s.execute(update(m.SourceRecord).where(m.SourceRecord.id == rid).values(changed_run_id=None))
+    first = reconcile(store, config)
+    assert first["matching"]["clustered_records"] > 0
+    with store.session() as s:
+        assert s.scalar(select(m.SourceRecord.changed_run_id).where(m.SourceRecord.id == rid)) == first["run_id"]
+    second = reconcile(store, config)
+    assert second["matching"]["clustered_records"] == 0
+    assert second["golden"]["history_rows"] == 0
+    store.dispose()

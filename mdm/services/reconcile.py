@@ -86,14 +86,17 @@ def reconcile_lock(config: Config, store: Store) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _decisions_marker(session: Session) -> tuple[int, int, int, int]:
-    """Changes whenever a steward decision is added or revoked, or a record is stored by
-    match-on-entry (``/resolve`` with persist): matching must then see them too."""
+def _decisions_marker(session: Session) -> tuple[Any, ...]:
+    """Changes whenever a steward decision is added or revoked, or a record is stored or
+    changed by match-on-entry (``/resolve`` with persist): matching must then see them too."""
     count, top = session.execute(select(func.count(), func.coalesce(func.max(m.StewardDecision.id), 0))).one()
     revoked = session.scalar(select(func.count()).select_from(m.StewardDecision)
                              .where(m.StewardDecision.revoked_at.is_not(None)))
     newest_record = session.scalar(select(func.coalesce(func.max(m.SourceRecord.id), 0)))
-    return int(count), int(top), int(revoked or 0), int(newest_record or 0)
+    # Match-on-entry writes records without a run (changed_run_id NULL), stamping last_seen.
+    unrun, unrun_seen = session.execute(select(func.count(), func.max(m.SourceRecord.last_seen))
+                                        .where(m.SourceRecord.changed_run_id.is_(None))).one()
+    return int(count), int(top), int(revoked or 0), int(newest_record or 0), int(unrun), unrun_seen
 
 
 def _describe_matching(report: dict[str, Any], outcome: MatchingOutcome) -> None:
@@ -174,6 +177,11 @@ def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool
                         log.info("steward decisions changed during matching; matching again")
                         continue
                     golden = apply_matching(s, outcome, run_id)
+                    # Records stored by match-on-entry are matched now: this run owns them, so the
+                    # next nightly run does not count them as changed again (the marker above
+                    # proves none was written since matching read the store).
+                    s.execute(update(m.SourceRecord).where(m.SourceRecord.changed_run_id.is_(None))
+                              .values(changed_run_id=run_id))
                     _describe_store(s, report)
                     _checkpoint("before_commit")
                     report["golden"] = golden.as_dict()
