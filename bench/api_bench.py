@@ -95,6 +95,10 @@ def ensure_store(base: str, golden: int, rebuild: bool) -> tuple[str, Path]:
     try:
         if not rebuild and _schema_ready(admin, schema, golden):
             print(f"reusing the store in schema {schema} (--rebuild to make it again)", flush=True)
+            # A migration added since the build must not stop `mdm serve`; upgrading is a no-op otherwise.
+            store = Store(url)
+            store.upgrade()
+            store.dispose()
             if not samples.exists():
                 print("replaying the population for request samples ...", flush=True)
                 samples.write_text(json.dumps(_requests(*api_store.sample(golden), golden), ensure_ascii=False),
@@ -167,6 +171,37 @@ def _wait_up(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None: 
     raise RuntimeError("mdm serve did not come up")
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of processes (Linux /proc; 0 for ones gone or elsewhere)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds all CPUs spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    """CPU of this process and its finished children: the load generator (wrk, or the asyncio client)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _pids(*args: str) -> list[int]:
+    out = subprocess.run(["pgrep", *args], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
 def _api_key(url: str) -> str:
     from mdm.services import accounts
     from mdm.store import Store
@@ -221,12 +256,25 @@ def main(argv: list[str]) -> int:
                                    str(args.workers)], cwd=run_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_up(port, server)
-            results = []
+            results, cpu = [], {}
             for ep in endpoints:
                 print(f"{ep.name}: {args.warmup:.0f} s warm-up, {args.seconds:.0f} s measured, "
                       f"{args.connections} connections ({client}) ...", flush=True)
                 api_load.run(client, wrk, port, ep, args.warmup, args.connections)
+                # Where the time goes: CPU of the gunicorn workers and of every PostgreSQL
+                # process (the server's, whoever else uses it) per request answered.
+                # "other": CPU busy on the machine beyond workers, database and load generator
+                # (another job running) as a share of all CPUs; it makes req/s incomparable.
+                workers, pg = _pids("-P", str(server.pid)), _pids("-u", "postgres")
+                before = (_cpu_seconds(workers), _cpu_seconds(pg), _machine_busy_seconds(),
+                          _own_cpu_seconds(), time.monotonic())
                 results.append(api_load.run(client, wrk, port, ep, args.seconds, args.connections))
+                n = max(1, results[-1].requests)
+                app_s, db_s = _cpu_seconds(workers) - before[0], _cpu_seconds(pg) - before[1]
+                load_s = _own_cpu_seconds() - before[3]
+                other = (_machine_busy_seconds() - before[2] - app_s - db_s - load_s) / (
+                    (time.monotonic() - before[4]) * (os.cpu_count() or 1))
+                cpu[ep.name] = (app_s / n * 1000, db_s / n * 1000, max(0.0, other))
         finally:
             server.terminate()
             try:
@@ -236,7 +284,9 @@ def main(argv: list[str]) -> int:
     by = {r.endpoint.split()[0]: r for r in results}
     ratio = by["lookup"].rps / by["ping"].rps if by["ping"].rps else 0.0
     rows = [{"endpoint": r.endpoint, "requests": r.requests, "req/s": f"{r.rps:,.0f}", "p50 ms": f"{r.p50_ms:.2f}",
-             "p99 ms": f"{r.p99_ms:.2f}", "non-2xx": r.non_2xx} for r in results]
+             "p99 ms": f"{r.p99_ms:.2f}", "non-2xx": r.non_2xx, "app CPU ms/req": f"{cpu[r.endpoint][0]:.2f}",
+             "db CPU ms/req": f"{cpu[r.endpoint][1]:.2f}", "other CPU": f"{cpu[r.endpoint][2]:.0%}"}
+            for r in results]
     checks = {
         "lookup req/s >= 50% of hello-world": (ratio >= GOALS["lookup_vs_ping"], f"{ratio:.0%}"),
         "lookup p99 <= 10 ms": (by["lookup"].p99_ms <= GOALS["lookup_p99_ms"], f"{by['lookup'].p99_ms:.2f} ms"),
@@ -247,14 +297,19 @@ def main(argv: list[str]) -> int:
     print(f"store: {args.golden:,} golden records, synthesised with bulk COPY (not a real reconcile); "
           f"gunicorn {args.workers} sync workers; client {client}, {args.connections} connections, "
           f"{args.seconds:.0f} s per endpoint; {os.cpu_count()} CPUs, load average before {load_before[0]:.2f}")
-    print(table(rows, ["endpoint", "requests", "req/s", "p50 ms", "p99 ms", "non-2xx"]))
+    print(table(rows, ["endpoint", "requests", "req/s", "p50 ms", "p99 ms", "non-2xx", "app CPU ms/req",
+                       "db CPU ms/req", "other CPU"]))
+    print("app/db CPU: gunicorn workers' and all PostgreSQL processes' CPU per request; other CPU: the "
+          "machine's CPU busy with anything else (another job) during the run, share of all CPUs")
     print(f"lookup / hello-world requests/s: {ratio:.0%}")
     for name, (ok, value) in checks.items():
         print(f"  {'met    ' if ok else 'NOT MET'}  {name}: {value}")
     path = save("api", {"golden": args.golden, "client": client, "connections": args.connections,
                         "workers": args.workers, "seconds": args.seconds, "cpus": os.cpu_count(),
                         "load_before": load_before, "machine": platform.platform(),
-                        "results": [{**r.__dict__, "rps": r.rps} for r in results], "lookup_vs_ping": ratio,
+                        "results": [{**r.__dict__, "rps": r.rps, "app_cpu_ms": cpu[r.endpoint][0],
+                                     "db_cpu_ms": cpu[r.endpoint][1], "other_cpu_share": cpu[r.endpoint][2]}
+                                    for r in results], "lookup_vs_ping": ratio,
                         "goals_met": {k: v[0] for k, v in checks.items()}})
     print(f"saved {path}; server log {log_path}")
     return 0

@@ -26,6 +26,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from mdm.config import load_config
 from mdm.services.access_log import ACCESS_LOG_KEY_FILE, load_or_create_key
+from mdm.store import Store
 
 SECRET_KEY_FILE = "secret_key"
 csrf = CSRFProtect()
@@ -70,6 +71,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config_path: str
 
     security.init_app(app)  # first: the no-HETU-in-URL guard runs before anything else
     errors.init_app(app)
+    if store is None:
+        # Pooled connections are checked by a socket poll, not a SELECT 1 round trip (mdm/store/db.py).
+        store = Store(app.config["DATABASE_URL"], liveness="socket")
     db.init_app(app, store)
     csrf.init_app(app)
     api.init_app_state(app)

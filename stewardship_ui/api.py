@@ -2,8 +2,19 @@
 
 Every data endpoint writes an ``access_log`` row (client, ``X-Purpose``,
 endpoint, identifier type, keyed digest of the identifier, golden ids returned,
-status) in the same transaction as its reads; if the row cannot be written the
-answer is withheld (500): no disclosure without a log entry.
+status) before its answer leaves; if the row cannot be written the answer is
+withheld (500): no disclosure without a log entry.
+
+The read endpoints (lookup, golden, history, changes) read and log through one
+plain connection in autocommit (:func:`api_db`): no ORM session, no BEGIN and
+COMMIT round trips (each statement is its own transaction; PostgreSQL's READ
+COMMITTED gives every statement its own snapshot inside a transaction too, so
+the reads see nothing different). Their log rows commit asynchronously on
+PostgreSQL (see mdm/services/access_log.py for the trade-off); a lookup's row
+is written by the lookup statement itself (one round trip in all) and
+corrected here before the answer leaves if the answer says otherwise. Resolve
+writes records, so it keeps the request's session and logs in the same
+transaction as its writes.
 """
 from __future__ import annotations
 
@@ -12,17 +23,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy import Connection
 
 from mdm.services import lookup as svc
 from mdm.services import resolve as resolve_svc
-from mdm.services.access_log import identifier_digest, record_access
+from mdm.services.access_log import (
+    PendingAccess,
+    correct_access,
+    identifier_digest,
+    record_access,
+    write_access,
+)
 from mdm.services.accounts import ClientInfo
 from mdm.services.resolve_store import persist as persist_record
 from rules.identity import load_match_rules
 
 from . import schemas as sch
 from .api_auth import ClientCache, RateLimiter, authenticate, check_rate
-from .db import get_db
+from .db import get_db, get_store
 from .errors import ApiError, error_response
 from .openapi import openapi_spec
 
@@ -31,9 +49,9 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_GOLDEN_ID = 40  # golden_record.id
 
-_lookup_in = sch.LookupRequestSchema()
-_lookup_out = sch.LookupResponseSchema()
-_golden_out = sch.GoldenRecordSchema()
+# The two hot answers dump through the compiled form of their schema (same fields, same values).
+_lookup_out = sch.compile_dump(sch.LookupResponseSchema())
+_golden_out = sch.compile_dump(sch.GoldenRecordSchema())
 _history_in = sch.HistoryQuerySchema()
 _history_out = sch.HistoryResponseSchema()
 _changes_in = sch.ChangesQuerySchema()
@@ -52,6 +70,11 @@ class Access:
     identifier_type: str | None = None
     digest: str | None = None
     golden_ids: list[str] = field(default_factory=list)
+    #: Log in the request's session transaction (endpoints that write) rather
+    #: than on the read connection.
+    in_session: bool = False
+    #: The row the read statement may have written itself (lookup on PostgreSQL).
+    pending: PendingAccess | None = None
 
 
 def init_app_state(app: Any) -> None:
@@ -62,6 +85,21 @@ def init_app_state(app: Any) -> None:
     app.extensions["mdm_resolve_models"] = resolve_svc.ModelCache(
         float(app.config.get("RESOLVE_MODEL_CHECK_SECONDS", 5)))
     app.extensions["mdm_match_rules"] = load_match_rules(app.config.get("MATCHING") or {})
+    app.teardown_appcontext(_close_api_db)
+
+
+def api_db() -> Connection:
+    """The request's autocommit connection of the read endpoints (made on first use, closed at teardown)."""
+    conn: Connection | None = g.get("api_db")
+    if conn is None:
+        conn = g.api_db = get_store().autocommit_engine.connect()
+    return conn
+
+
+def _close_api_db(_exc: BaseException | None = None) -> None:
+    conn = g.pop("api_db", None)
+    if conn is not None:
+        conn.close()
 
 
 def client() -> ClientInfo:
@@ -86,19 +124,33 @@ def _log_access(response: Response) -> Response:
     access: Access | None = g.pop("access", None)
     if access is None:
         return response
-    db = get_db()
+    status, pending = response.status_code, access.pending
     try:
-        if response.status_code >= 500:
-            db.rollback()  # the failed transaction cannot take the log row
-        record_access(
-            db, endpoint=access.endpoint, status_code=response.status_code, client_name=client().name,
+        if pending is not None and pending.row_id is not None:
+            # Written with the read; correct it only if the answer is not what it says.
+            if (status, access.golden_ids) != (pending.status_code, pending.golden_ids):
+                correct_access(api_db(), pending.row_id, status_code=status, golden_ids=access.golden_ids)
+            return response
+        fields = dict(
+            endpoint=access.endpoint, status_code=status, client_name=client().name,
             purpose=request.headers.get("X-Purpose"), identifier_type=access.identifier_type,
             identifier_digest=access.digest, golden_ids=access.golden_ids,
         )
-        db.commit()
+        if access.in_session:
+            db = get_db()
+            if status >= 500:
+                db.rollback()  # the failed transaction cannot take the log row
+            record_access(db, **fields)
+            db.commit()
+        else:
+            conn = api_db()
+            if status >= 500:
+                conn.rollback()  # nothing to undo in autocommit; resets a failed statement's state
+            write_access(conn, **fields)
     except Exception:  # noqa: BLE001 - any failure to log must withhold the answer
         log.exception("could not write the access log")
-        db.rollback()
+        if access.in_session:
+            get_db().rollback()
         return error_response(500, "the access could not be logged")
     return response
 
@@ -141,7 +193,7 @@ def lookup() -> Response:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "the request body must be a JSON object")
-    data = _lookup_in.load(body)
+    data = sch.load_lookup_request(body)
     type_ = data["type"]
     g.access = access = Access("lookup", identifier_type=type_)
     try:
@@ -158,11 +210,15 @@ def lookup() -> Response:
     if not (_storable(key.value) and _storable(key.source or "")):
         records = []  # no stored identifier holds a NUL or a lone surrogate
     else:
-        records = svc.lookup(get_db(), key, view())
+        # Set before the call: if it fails after writing the row, the row gets corrected, not doubled.
+        access.pending = PendingAccess.of(
+            endpoint=access.endpoint, client_name=client().name, purpose=request.headers.get("X-Purpose"),
+            identifier_type=type_, identifier_digest=access.digest)
+        records = svc.lookup(api_db(), key, view(), log=access.pending)
     access.golden_ids = [r["id"] for r in records]
     if not records:
         raise ApiError(404, "no golden record holds this identifier")
-    return jsonify(_lookup_out.dump({
+    return jsonify(_lookup_out({
         "type": type_, "shared": len(records) > 1, "count": len(records), "results": records,
     }))
 
@@ -172,10 +228,10 @@ def golden(golden_id: str) -> Response:
     """One golden record; a merged id answers with its survivor."""
     _check_golden_id(golden_id)
     g.access = access = Access("golden", golden_ids=[golden_id])
-    rec = svc.golden(get_db(), golden_id, view())
+    rec = svc.golden(api_db(), golden_id, view())
     if rec["id"] != golden_id:
         access.golden_ids.append(rec["id"])
-    return jsonify(_golden_out.dump(rec))
+    return jsonify(_golden_out(rec))
 
 
 @bp.get("/golden/<golden_id>/history")
@@ -184,7 +240,7 @@ def history(golden_id: str) -> Response:
     args = _history_in.load(request.args)
     _check_golden_id(golden_id)
     g.access = Access("history", golden_ids=[golden_id])
-    items, next_before = svc.history(get_db(), golden_id, view(), limit=args["limit"],
+    items, next_before = svc.history(api_db(), golden_id, view(), limit=args["limit"],
                                      before=args.get("before"))
     return jsonify(_history_out.dump({"golden_id": golden_id, "items": items, "next_before": next_before}))
 
@@ -194,14 +250,14 @@ def changes() -> Response:
     """The change feed: events after a cursor, oldest first."""
     args = _changes_in.load(request.args)
     g.access = Access("changes")
-    items, next_cursor = svc.changes(get_db(), since=args["since"], limit=args["limit"])
+    items, next_cursor = svc.changes(api_db(), since=args["since"], limit=args["limit"])
     return jsonify(_changes_out.dump({"items": items, "next_cursor": next_cursor}))
 
 
 @bp.post("/resolve")
 def resolve() -> Response:
     """Match-on-entry: the best golden record for one person record, optionally storing the record."""
-    g.access = access = Access("resolve")
+    g.access = access = Access("resolve", in_session=True)
     scopes = client().scopes
     if not scopes.resolve:
         raise ApiError(403, "this client may not resolve records (needs the resolve scope)")

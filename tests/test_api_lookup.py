@@ -6,6 +6,7 @@ import hmac
 
 from sqlalchemy import event, select
 
+from mdm.services import lookup as lookup_service
 from mdm.store import models as m
 from test_web_support import *  # noqa: F401,F403 - fixtures
 from test_web_support import ACCESS_KEY, Seeder, bearer, make_key
@@ -217,3 +218,49 @@ def test_link_to_a_merged_record_answers_with_the_survivor(client, store, world)
     key = make_key(store, "all")
     assert _ids(_lookup(client, key, "library_card", "L7777")) == ["g-mother"]
     assert _lookup(client, key, "library_card", "L8888").status_code == 404
+
+
+def _log_rows(store):
+    with store.session() as s:
+        return [(r.status_code, r.golden_ids, r.identifier_type, r.client_name, r.purpose)
+                for r in s.scalars(select(m.AccessLogEntry).order_by(m.AccessLogEntry.id))]
+
+
+def test_access_log_row_matches_the_answer_on_every_path(client, store, world, monkeypatch):
+    # On PostgreSQL the lookup statement writes its own access-log row and the API
+    # corrects it when the answer turns out otherwise; on SQLite the API writes it.
+    from stewardship_ui import api
+
+    calls = {"write": 0, "correct": 0}
+    for name in ("write_access", "correct_access"):
+        real = getattr(api, name)
+
+        def spy(*a, _real=real, _name=name.split("_")[0], **k):
+            calls[_name] += 1
+            return _real(*a, **k)
+
+        monkeypatch.setattr(api, name, spy)
+    on_pg = store.engine.dialect.name == "postgresql"
+    full, plain = make_key(store, "all", "full"), make_key(store, "lookup:phone", "plain")
+    assert _ids(_lookup(client, full, "phone", "040 123 4567")) == ["g-child", "g-mother"]
+    assert _lookup(client, plain, "phone", "0405550000").status_code == 404  # health source only
+    assert _ids(_lookup(client, full, "phone", "0405550000")) == ["g-health-only"]
+    assert calls == {"write": 0 if on_pg else 3, "correct": 0}  # one statement each on PostgreSQL
+    with store.session() as s:
+        d = Seeder(s)
+        d.sources = {"library": s.scalar(select(m.SourceSystem.id).where(m.SourceSystem.name == "library"))}
+        d.record("g-old2", "library", "L-OLD", ("library_card", "L7777", "valid"))
+        d.record("g-retired", "library", "L-RET", ("library_card", "L8888", "valid"))
+    assert _ids(_lookup(client, full, "library_card", "L7777")) == ["g-mother"]  # merged: the survivor
+    assert _lookup(client, full, "library_card", "L8888").status_code == 404  # retired
+    assert calls["correct"] == (2 if on_pg else 0)
+    monkeypatch.setattr(lookup_service, "assemble", lambda *a, **k: 1 / 0)  # fails after the read
+    assert _lookup(client, full, "phone", world.phone).status_code == 500
+    assert _log_rows(store) == [
+        (200, ["g-child", "g-mother"], "phone", "full", "testing"),
+        (404, [], "phone", "plain", "testing"),
+        (200, ["g-health-only"], "phone", "full", "testing"),
+        (200, ["g-mother"], "library_card", "full", "testing"),
+        (404, [], "library_card", "full", "testing"),
+        (500, [], "phone", "full", "testing"),
+    ]

@@ -154,7 +154,8 @@ def test_no_hetu_reaches_a_log_line_or_the_access_log(app, client, store, world,
                              for r in rows])
     assert len(rows) == 3
     log_text = "\n".join(r.getMessage() for r in caplog.records)
-    assert "FROM identifier" in log_text and "INSERT INTO access_log" in log_text  # SQL was logged
+    # SQL was logged (on PostgreSQL the lookup's own two statements bypass SQLAlchemy, and its log: hot_sql.py)
+    assert "FROM api_client" in log_text
     for h in (world.mother_hetu, world.y_hetu, "131052-308X"):
         for v in _variants(h):
             assert v not in log_text, v

@@ -14,12 +14,16 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+from sqlalchemy import Connection, insert, text
 from sqlalchemy.orm import Session
 
 from ..store import models as m
+from ..store.models import utcnow
+from . import hot_sql
 
 ACCESS_LOG_KEY_FILE = "access_log.key"
 PURPOSE_MAX = 200  # access_log.purpose
@@ -42,8 +46,7 @@ def clean_purpose(purpose: str | None) -> str | None:
     return text[:PURPOSE_MAX] or None
 
 
-def record_access(
-    s: Session,
+def access_row(
     *,
     endpoint: str,
     status_code: int,
@@ -53,19 +56,100 @@ def record_access(
     identifier_type: str | None = None,
     identifier_digest: str | None = None,
     golden_ids: Sequence[str] = (),
-) -> m.AccessLogEntry:
-    entry = m.AccessLogEntry(
-        client_name=client_name,
-        username=username,
-        endpoint=endpoint[:100],
-        purpose=clean_purpose(purpose),
-        identifier_type=identifier_type,
-        identifier_digest=identifier_digest,
-        golden_ids=list(golden_ids),
-        status_code=status_code,
-    )
+) -> dict[str, Any]:
+    """The column values of one access-log row (both writers below write exactly these)."""
+    return {
+        "client_name": client_name,
+        "username": username,
+        "endpoint": endpoint[:100],
+        "purpose": clean_purpose(purpose),
+        "identifier_type": identifier_type,
+        "identifier_digest": identifier_digest,
+        "golden_ids": list(golden_ids),
+        "status_code": status_code,
+        "created_at": utcnow(),
+    }
+
+
+def record_access(s: Session, **fields: Any) -> m.AccessLogEntry:
+    """Add the row to the session's transaction (the UI, and API requests that write anyway)."""
+    entry = m.AccessLogEntry(**access_row(**fields))
     s.add(entry)
     return entry
+
+
+_TABLE = m.AccessLogEntry.__table__
+COLUMNS = ("client_name", "username", "endpoint", "purpose", "identifier_type", "identifier_digest",
+           "golden_ids", "status_code", "created_at")
+_INSERT = insert(_TABLE)
+# PostgreSQL: the same insert, committed asynchronously. set_config(..., true)
+# is local to the statement's own transaction (the connection is in
+# autocommit), so it changes nothing else. The trade-off: the answer does not
+# wait for the WAL flush of its log row (an fsync, milliseconds); the row is
+# written at once and is durable within about three wal_writer_delay (600 ms
+# by default). Only a crash of the database server itself in that window
+# loses it - an application crash or a failed insert cannot, because the
+# answer is withheld unless the insert succeeded.
+_INSERT_PG = text(
+    "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)) "
+    f"INSERT INTO access_log ({', '.join(COLUMNS)}) "
+    f"SELECT {', '.join(':' + c for c in COLUMNS)} FROM async_commit"
+)
+_CORRECT_PG = text(
+    "WITH async_commit AS (SELECT set_config('synchronous_commit', 'off', true)) "
+    "UPDATE access_log SET status_code = :status_code, golden_ids = :golden_ids FROM async_commit WHERE id = :id"
+)
+
+
+@dataclass
+class PendingAccess:
+    """An access-log row that the read statement itself may write (PostgreSQL; see lookup.py).
+
+    ``fields`` are :func:`access_row` values except ``golden_ids`` and
+    ``status_code``, which the statement derives from what it found (200 with
+    the ids, or 404 with none). When it wrote the row, ``row_id`` and
+    ``golden_ids`` say what it wrote; the caller corrects the row with
+    :func:`correct_access` if its answer turned out otherwise.
+    """
+
+    fields: dict[str, Any]
+    row_id: int | None = None
+    golden_ids: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, **fields: Any) -> PendingAccess:
+        """From the :func:`access_row` arguments but ``status_code`` and ``golden_ids``."""
+        row = access_row(status_code=0, **fields)
+        del row["status_code"], row["golden_ids"]
+        return cls(row)
+
+    @property
+    def status_code(self) -> int:
+        return 200 if self.golden_ids else 404
+
+
+def write_access(conn: Connection, **fields: Any) -> None:
+    """Insert the row at once on an autocommit connection (the API's read endpoints).
+
+    One statement, one round trip, no transaction around it. Raises if the row
+    was not written; the caller then withholds its answer.
+    """
+    row = access_row(**fields)
+    if conn.dialect.name == "postgresql":
+        from psycopg.types.json import Jsonb  # psycopg is the optional PostgreSQL extra
+
+        row["golden_ids"] = Jsonb(row["golden_ids"])  # what the column type's bind processor would do
+        hot_sql.execute(conn, _INSERT_PG, row)
+    else:
+        conn.execute(_INSERT, row)
+
+
+def correct_access(conn: Connection, row_id: int, *, status_code: int, golden_ids: Sequence[str]) -> None:
+    """Set the status and golden ids of a row a read statement wrote (PostgreSQL only, as that writer)."""
+    from psycopg.types.json import Jsonb
+
+    hot_sql.execute(conn, _CORRECT_PG,
+                    {"id": row_id, "status_code": status_code, "golden_ids": Jsonb(list(golden_ids))})
 
 
 def load_or_create_key(path: Path, env_var: str | None = None, *, nbytes: int = 32) -> bytes:

@@ -1,0 +1,132 @@
+"""The REST API's hot-path shortcuts answer exactly as the plain paths would.
+
+* compiled response dumping (schemas.compile_dump) equals marshmallow's dump;
+* the web app's pooled connections are checked by a socket poll, which must
+  replace a connection whose server session ended, without an error;
+* the autocommit pool goes away with its store.
+"""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from mdm.store import Store
+from stewardship_ui import create_app
+from stewardship_ui import schemas as sch
+from test_web_support import *  # noqa: F401,F403 - fixtures
+from test_web_support import ACCESS_KEY, bearer, make_key, seed_world
+
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=5), st.binary(max_size=3),
+                    st.floats(allow_nan=False, width=16))
+VALUES = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                        st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+                      max_leaves=6)
+
+
+def _maybe(keys: dict[str, st.SearchStrategy]) -> st.SearchStrategy:
+    """Dicts with any subset of ``keys`` (and a stray key now and then)."""
+    return st.fixed_dictionaries({}, optional={**keys, "stray": VALUES})
+
+
+IDENTIFIER = _maybe({k: SCALARS for k in ("type", "value", "masked", "source", "status", "quality")})
+RECORD = _maybe({
+    "id": SCALARS, "kind": SCALARS, "status": SCALARS, "shared": SCALARS, "turvakielto": SCALARS,
+    "redirected_from": SCALARS,
+    "attributes": st.one_of(st.none(), _maybe({k: VALUES for k in sch.AttributesSchema().fields})),
+    "identifiers": st.one_of(st.none(), st.lists(IDENTIFIER, max_size=3)),
+    "sources": st.lists(_maybe({"source": SCALARS, "source_id": SCALARS}), max_size=2),
+    "relations": _maybe({"guardians": st.lists(SCALARS, max_size=2), "children": st.lists(SCALARS, max_size=2)}),
+})
+ANSWER = _maybe({"type": SCALARS, "shared": SCALARS, "count": SCALARS, "results": st.lists(RECORD, max_size=3)})
+
+
+def _dump_or_error(fn, obj):  # type: ignore[no-untyped-def]
+    try:
+        return fn(obj)
+    except Exception as exc:  # noqa: BLE001 - both must fail alike on values they cannot dump
+        return type(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ANSWER)
+def test_compiled_dump_equals_marshmallow(answer):
+    schema = sch.LookupResponseSchema()
+    assert _dump_or_error(sch.compile_dump(schema), answer) == _dump_or_error(schema.dump, answer)
+
+
+def test_compiled_dump_refuses_what_it_does_not_know():
+    class WithDefault(sch.Schema):
+        x = sch.fields.Str(dump_default="d")
+
+    class WithMethod(sch.Schema):
+        x = sch.fields.Method("get_x")
+
+        def get_x(self, obj):  # type: ignore[no-untyped-def]
+            return 1
+
+    for schema in (WithDefault(), WithMethod(), sch.GoldenRecordSchema(many=True)):
+        with pytest.raises(TypeError):
+            sch.compile_dump(schema)
+
+
+def test_a_terminated_server_session_is_replaced_at_checkout(pg_schema_url, tmp_path):
+    # What pre-ping did, without its round trip: the web app's pools poll the socket at checkout.
+    name = f"mdm-test-{uuid.uuid4().hex[:8]}"
+    url = make_url(pg_schema_url).update_query_dict({"application_name": name}).render_as_string(
+        hide_password=False)
+    store = Store(url, liveness="socket")
+    try:
+        store.upgrade()
+        world = seed_world(store)
+        app = create_app({"TESTING": True, "MDM_STORE": store, "VAR_DIR": str(tmp_path / "var"),
+                          "SECRET_KEY": "k", "ACCESS_LOG_KEY": ACCESS_KEY, "CLIENT_CACHE_SECONDS": 0})
+        client = app.test_client()
+        key = make_key(store, "all")
+
+        def lookup() -> int:
+            return client.post("/api/v1/lookup", json={"type": "hetu", "value": world.mother_hetu},
+                               headers=bearer(key)).status_code
+
+        assert lookup() == 200
+        with store.engine.connect() as admin:
+            ended = admin.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = :name AND pid <> pg_backend_pid()"), {"name": name}).scalar()
+        assert ended >= 1  # the API's pooled connections
+        assert lookup() == 200
+        assert lookup() == 200
+    finally:
+        store.dispose()
+
+
+def test_store_disposes_its_autocommit_pool(sqlite_store):
+    engine = sqlite_store.autocommit_engine
+    assert sqlite_store.autocommit_engine is engine
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+    assert engine.pool.checkedin() == 1
+    sqlite_store.dispose()
+    assert engine.pool.checkedin() == 0
+
+
+BODY_VALUES = st.one_of(st.none(), st.integers(0, 3), st.sampled_from(["", "x", "phone", "source_record", "hetu",
+                                                                          "L1", "x" * 101, "x" * 321]),
+                        st.text(max_size=4))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.fixed_dictionaries({}, optional={"type": st.one_of(st.sampled_from(sch.LOOKUP_TYPES), BODY_VALUES),
+                                            "value": BODY_VALUES, "source": BODY_VALUES, "extra": BODY_VALUES}))
+def test_lookup_request_shortcut_equals_the_schema(body):
+    def load(fn):  # type: ignore[no-untyped-def]
+        try:
+            return fn(body)
+        except sch.ValidationError as exc:
+            return exc.messages
+
+    assert load(sch.load_lookup_request) == load(sch.LookupRequestSchema().load)
