@@ -32,13 +32,13 @@ def test_snapshot_round_trip_is_exact(tmp_path):
     rules = load_match_rules()
     with store.session() as s:
         records = list(load_records(s))
-        run_id = match_cache.last_successful_run(s)
+        run = match_cache.last_successful_run(s)
     frame = frame_from_rows([record_features(rid, src, std) for rid, src, std, _u in records])
     identity = {r.name: {rid: v for rid, _src, std, _u in records if (v := strong_value(std, r))}
                 for r in rules.identity_rules}
-    snap = match_cache.Snapshot(run_id, 7, frame, feature_hashes(frame), identity, {3: False, 4: True})
+    snap = match_cache.Snapshot(run, 7, frame, feature_hashes(frame), identity, {3: False, 4: True})
     match_cache.save(tmp_path / "snap", snap)
-    back = match_cache.load(tmp_path / "snap", run_id, 7, rules)
+    back = match_cache.load(tmp_path / "snap", run, 7, rules)
     assert back is not None
     assert list(back.frame.columns) == list(frame.columns)
     assert (back.frame.dtypes == frame.dtypes).all()
@@ -46,11 +46,12 @@ def test_snapshot_round_trip_is_exact(tmp_path):
     assert feature_hashes(back.frame) == snap.hashes == back.hashes
     assert back.identity_values == identity
     assert back.decisions == {3: False, 4: True}
-    # Another run, another model or a broken file: not used.
-    assert match_cache.load(tmp_path / "snap", run_id + 1, 7, rules) is None
-    assert match_cache.load(tmp_path / "snap", run_id, 8, rules) is None
+    # Another run, another store at the same run id, another model or a broken file: not used.
+    assert match_cache.load(tmp_path / "snap", (run[0] + 1, run[1]), 7, rules) is None
+    assert match_cache.load(tmp_path / "snap", (run[0], "2020-01-01T00:00:00"), 7, rules) is None
+    assert match_cache.load(tmp_path / "snap", run, 8, rules) is None
     match_cache.cache_path(tmp_path / "snap").write_bytes(b"not parquet")
-    assert match_cache.load(tmp_path / "snap", run_id, 7, rules) is None
+    assert match_cache.load(tmp_path / "snap", run, 7, rules) is None
     store.dispose()
 
 

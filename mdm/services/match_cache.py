@@ -22,6 +22,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ _HOLDER_COLUMNS = {"phone": "phone", "email": "email", "address_key": "address"}
 class Snapshot:
     """What one run matched on: the whole feature table and what goes with it."""
 
-    run_id: int
+    run: tuple[int, str]  # (id, run_stamp of its start), see last_successful_run
     model_version: int
     frame: pd.DataFrame  # F.COLUMNS, ordered by unique_id
     hashes: dict[int, str]
@@ -75,9 +76,27 @@ def cache_path(var_dir: Path) -> Path:
     return var_dir / CACHE_DIR / CACHE_FILE
 
 
-def last_successful_run(session: Session) -> int | None:
-    return session.scalar(select(func.max(m.ReconciliationRun.id)).where(
+def last_successful_run(session: Session) -> tuple[int, str] | None:
+    """(id, start time) of the last successful reconciliation: what a snapshot must be of.
+
+    The start time tells two stores apart that share a var folder (a test database
+    and the real one, a restored backup) and happen to be at the same run id.
+    """
+    run_id = session.scalar(select(func.max(m.ReconciliationRun.id)).where(
         m.ReconciliationRun.kind == "reconcile", m.ReconciliationRun.status == "succeeded"))
+    if run_id is None:
+        return None
+    return int(run_id), run_stamp(session.scalar(
+        select(m.ReconciliationRun.started_at).where(m.ReconciliationRun.id == run_id)))
+
+
+def run_stamp(started_at: Any) -> str:
+    """A run's start time as text, the same whether the database kept the time zone or not."""
+    if not started_at:
+        return ""
+    if started_at.tzinfo is not None:  # PostgreSQL answers in the session's zone; the store writes UTC
+        started_at = started_at.astimezone(timezone.utc).replace(tzinfo=None)
+    return started_at.isoformat(timespec="seconds")
 
 
 def save(var_dir: Path, snapshot: Snapshot) -> Path:
@@ -87,7 +106,7 @@ def save(var_dir: Path, snapshot: Snapshot) -> Path:
     for name, values in snapshot.identity_values.items():
         frame[f"identity:{name}"] = frame["unique_id"].map(values)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    meta = {"format": FORMAT, "run_id": snapshot.run_id, "model_version": snapshot.model_version,
+    meta = {"format": FORMAT, "run": list(snapshot.run), "model_version": snapshot.model_version,
             "rules": sorted(snapshot.identity_values),
             "decisions": sorted([k, v] for k, v in snapshot.decisions.items())}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
@@ -100,10 +119,10 @@ def save(var_dir: Path, snapshot: Snapshot) -> Path:
     return path
 
 
-def load(var_dir: Path, run_id: int | None, model_version: int, rules: MatchRules) -> Snapshot | None:
-    """The snapshot of ``run_id`` for this model, or None (then the caller rebuilds)."""
+def load(var_dir: Path, run: tuple[int, str] | None, model_version: int, rules: MatchRules) -> Snapshot | None:
+    """The snapshot of ``run`` for this model, or None (then the caller rebuilds)."""
     path = cache_path(var_dir)
-    if run_id is None or not path.exists():
+    if run is None or not path.exists():
         return None
     try:
         table = pq.read_table(path)
@@ -112,9 +131,9 @@ def load(var_dir: Path, run_id: int | None, model_version: int, rules: MatchRule
         log.warning("match cache %s unreadable (%s); rebuilding from the store", path, exc)
         return None
     names = sorted(r.name for r in rules.identity_rules)
-    if (meta.get("format") != FORMAT or meta.get("run_id") != run_id
+    if (meta.get("format") != FORMAT or meta.get("run") != list(run)
             or meta.get("model_version") != model_version or meta.get("rules") != names):
-        log.info("match cache is not for run %s / model %s; rebuilding from the store", run_id, model_version)
+        log.info("match cache is not for run %s / model %s; rebuilding from the store", run[0], model_version)
         return None
     ids = table.column("unique_id").to_numpy()
     hashes = dict(zip(ids.tolist(), table.column("feature_hash").to_pylist()))
@@ -123,7 +142,7 @@ def load(var_dir: Path, run_id: int | None, model_version: int, rules: MatchRule
         values = table.column(f"identity:{name}").to_pylist()
         identity[name] = {rid: v for rid, v in zip(ids.tolist(), values) if v is not None}
     frame = _frame_from_table(table.select(F.COLUMNS))
-    return Snapshot(run_id, model_version, frame, hashes, identity,
+    return Snapshot(run, model_version, frame, hashes, identity,
                     {int(k): bool(v) for k, v in meta.get("decisions", [])})
 
 
@@ -159,7 +178,7 @@ def _changed_since(session: Session, run_id: int) -> list[tuple[int, str, dict[s
 
 def apply_changes(session: Session, snapshot: Snapshot, rules: MatchRules) -> Update:
     """The snapshot brought up to date with the records changed since its run."""
-    changed = _changed_since(session, snapshot.run_id)
+    changed = _changed_since(session, snapshot.run[0])
     touched = {rid for rid, _src, _std, _cur in changed}
     old = snapshot.frame[snapshot.frame["unique_id"].isin(touched)]
     new_rows = [F.record_features(rid, src, std) for rid, src, std, cur in changed if cur and std is not None]

@@ -194,7 +194,7 @@ def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool
                 break
             stage_done("golden", {})
             _checkpoint("after_commit")
-            _save_snapshot(config, run_id, outcome)
+            _save_snapshot(config, (run_id, match_cache.run_stamp(run.started_at)), outcome)
         except BaseException as exc:
             with store.session() as s:
                 s.execute(update(m.ReconciliationRun).where(m.ReconciliationRun.id == run_id)
@@ -204,14 +204,14 @@ def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool
     return report
 
 
-def _save_snapshot(config: Config, run_id: int, outcome: MatchingOutcome) -> None:
+def _save_snapshot(config: Config, run: tuple[int, str], outcome: MatchingOutcome) -> None:
     """The next run's starting point (see :mod:`match_cache`); losing it only costs time."""
     if outcome.frame is None:
         return
     t = time.monotonic()
     try:
         match_cache.save(config.var_dir, match_cache.Snapshot(
-            run_id, outcome.model.version, outcome.frame, outcome.feature_hashes, outcome.identity_values,
+            run, outcome.model.version, outcome.frame, outcome.feature_hashes, outcome.identity_values,
             outcome.decisions))
     except (OSError, ValueError) as exc:
         log.warning("could not write the match cache (%s); the next run rebuilds it", exc)
