@@ -37,7 +37,9 @@ def test_snapshot_round_trip_is_exact(tmp_path):
     identity = {r.name: {rid: v for rid, _src, std, _u in records if (v := strong_value(std, r))}
                 for r in rules.identity_rules}
     snap = match_cache.Snapshot(run, 7, frame, feature_hashes(frame), identity, {3: False, 4: True})
-    match_cache.save(tmp_path / "snap", snap)
+    path = match_cache.save(tmp_path / "snap", snap)
+    # Personal data (HETUs among the features): for the service user only.
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700
     back = match_cache.load(tmp_path / "snap", run, 7, rules)
     assert back is not None
     assert list(back.frame.columns) == list(frame.columns)

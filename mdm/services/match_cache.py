@@ -112,9 +112,12 @@ def save(var_dir: Path, snapshot: Snapshot) -> Path:
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"mdm": json.dumps(meta).encode("utf-8")})
     path = cache_path(var_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # It holds personal data (names, birth dates, HETUs): readable by the service user only.
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    pq.write_table(table, tmp)
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+        pq.write_table(table, fh)
     os.replace(tmp, path)
     return path
 
