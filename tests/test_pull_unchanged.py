@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,26 +21,17 @@ from connectors._csv import CsvFile
 from connectors.base import ConnectorError
 from mdm._typing import RejectedRow, SourceRecordIn
 from mdm.config import load_config
-from mdm.demo_data import generate
 from mdm.services import pull as pull_module
 from mdm.services.pull import last_seen_of, pull, raw_hash, seen_whole_at
 from mdm.store import models as m
+from test_reconcile_support import private_demo
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    generate(out, persons=300, seed=11)
-    return out
-
-
 @pytest.fixture
-def demo(tmp_path, demo_dir) -> Path:
-    out = tmp_path / "demo"
-    shutil.copytree(demo_dir, out)
-    return out
+def demo(tmp_path) -> Path:
+    return private_demo(tmp_path, persons=300, seed=11)
 
 
 @pytest.fixture

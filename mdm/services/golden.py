@@ -26,6 +26,7 @@ from rules.survivorship import load_survivorship, survive
 from ..store import models as m
 from .events import EventRecorder, masked_attribute, masked_identifier
 from .golden_ids import assign, mint_id
+from . import match_cache
 from .matching import MatchingOutcome, ScoredPair, store_features
 from .review import sync_review_tasks
 
@@ -159,11 +160,10 @@ def recompute_goldens(session: Session, golden_ids: list[str], events: EventReco
 
 def _changed_records(session: Session) -> set[int]:
     """Records pulled as new, changed or deleted since the last successful reconciliation."""
-    last_ok = session.scalar(select(func.max(m.ReconciliationRun.id)).where(
-        m.ReconciliationRun.kind == "reconcile", m.ReconciliationRun.status == "succeeded"))
+    last_ok = match_cache.last_successful_run(session)
     query = select(m.SourceRecord.id)
     if last_ok is not None:
-        query = query.where((m.SourceRecord.changed_run_id > last_ok) | m.SourceRecord.changed_run_id.is_(None))
+        query = query.where(match_cache.changed_since(last_ok[0]))
     return set(session.scalars(query))
 
 

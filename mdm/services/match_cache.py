@@ -160,15 +160,20 @@ def _frame_from_table(table: pa.Table) -> pd.DataFrame:
     return frame[F.COLUMNS]
 
 
-def _changed_since(session: Session, run_id: int) -> list[tuple[int, str, dict[str, Any] | None, bool]]:
-    """(record id, source, standardised, current person?) of records changed after ``run_id``.
+def changed_since(run_id: int) -> Any:
+    """Where-clause: source records pulled as new, changed or deleted after run ``run_id``.
 
     Records stored by match-on-entry carry no run (``changed_run_id`` NULL) and count as changed.
     """
+    return (m.SourceRecord.changed_run_id > run_id) | m.SourceRecord.changed_run_id.is_(None)
+
+
+def _changed_since(session: Session, run_id: int) -> list[tuple[int, str, dict[str, Any] | None, bool]]:
+    """(record id, source, standardised, current person?) of records changed after ``run_id``."""
     rows = session.execute(
         select(m.SourceRecord.id, m.SourceSystem.name, m.SourceRecord.kind, m.SourceRecord.deleted_at)
         .join(m.SourceSystem, m.SourceSystem.id == m.SourceRecord.source_system_id)
-        .where((m.SourceRecord.changed_run_id > run_id) | m.SourceRecord.changed_run_id.is_(None))
+        .where(changed_since(run_id))
         .order_by(m.SourceRecord.id)
     ).all()
     current = [int(r.id) for r in rows if r.deleted_at is None and r.kind == "person"]
