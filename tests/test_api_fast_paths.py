@@ -3,11 +3,17 @@
 * compiled response dumping (schemas.compile_dump) equals marshmallow's dump;
 * the web app's pooled connections are checked by a socket poll, which must
   replace a connection whose server session ended, without an error;
+* a statement on an autocommit session the server already ended (the poll
+  lost the race) runs once more on a fresh connection; inside a transaction
+  it does not;
 * the autocommit pool goes away with its store.
 """
 from __future__ import annotations
 
+import time
 import uuid
+
+import psycopg
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +21,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from mdm.services import hot_sql
 from mdm.store import Store
 from stewardship_ui import create_app
 from stewardship_ui import schemas as sch
@@ -102,6 +109,46 @@ def test_a_terminated_server_session_is_replaced_at_checkout(pg_schema_url, tmp_
         assert lookup() == 200
     finally:
         store.dispose()
+
+
+def _end_session_and_wait(admin_engine, pid: int) -> None:
+    # pg_terminate_backend only signals; wait until the backend is really gone.
+    with admin_engine.connect() as admin:
+        assert admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        for _ in range(200):
+            if not admin.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                 {"pid": pid}).scalar():
+                return
+            time.sleep(0.01)
+    raise AssertionError("the backend did not end")
+
+
+def test_a_statement_on_an_ended_autocommit_session_runs_again(pg_schema_url):
+    store = Store(pg_schema_url, liveness="socket")
+    try:
+        with store.autocommit_engine.connect() as conn:
+            first = hot_sql.rows(conn, _PID, {})[0][0]
+            _end_session_and_wait(store.engine, first)
+            again = hot_sql.rows(conn, _PID, {})[0][0]
+            assert again != first  # a new server session answered
+            hot_sql.execute(conn, _PID, {})
+    finally:
+        store.dispose()
+
+
+def test_a_statement_inside_a_transaction_is_not_run_again(pg_schema_url):
+    store = Store(pg_schema_url, liveness="socket")
+    try:
+        with store.engine.connect() as conn:
+            pid = hot_sql.rows(conn, _PID, {})[0][0]
+            _end_session_and_wait(store.engine, pid)
+            with pytest.raises(psycopg.OperationalError):
+                hot_sql.rows(conn, _PID, {})
+    finally:
+        store.dispose()
+
+
+_PID = text("SELECT pg_backend_pid()")
 
 
 def test_store_disposes_its_autocommit_pool(sqlite_store):

@@ -10,12 +10,17 @@ statement, prepared server-side by psycopg after a few runs. Elsewhere
 
 What is given up: SQLAlchemy's statement logging and its wrapping of driver
 errors. A broken connection still never gets reused: the pool's checkout check
-(``liveness`` in mdm/store/db.py) drops it.
+(``liveness`` in mdm/store/db.py) drops it. That check can lose a race - the
+server may still be closing a terminated session's socket when it is polled -
+so a statement that finds its autocommit session already gone is run once more
+on a fresh connection: in autocommit one statement is its own transaction, and
+a session the server ended ran none of it.
 """
 from __future__ import annotations
 
 from typing import Any, Sequence, Union
 
+import psycopg
 from sqlalchemy import Connection, TextClause
 from sqlalchemy.orm import Session
 
@@ -47,9 +52,7 @@ def rows(db: Db, stmt: TextClause, params: dict[str, Any]) -> Sequence[Sequence[
     conn = _connection(db)
     if conn.dialect.name != "postgresql":
         return conn.execute(stmt, params).all()
-    with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
-        cur.execute(_driver_sql(stmt, conn), params)
-        return cur.fetchall()
+    return _on_driver(conn, _driver_sql(stmt, conn), params, fetch=True)
 
 
 def execute(db: Db, stmt: TextClause, params: dict[str, Any]) -> None:
@@ -58,5 +61,22 @@ def execute(db: Db, stmt: TextClause, params: dict[str, Any]) -> None:
     if conn.dialect.name != "postgresql":
         conn.execute(stmt, params)
         return
-    with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
-        cur.execute(_driver_sql(stmt, conn), params)
+    _on_driver(conn, _driver_sql(stmt, conn), params, fetch=False)
+
+
+def _on_driver(conn: Connection, sql: str, params: dict[str, Any], *, fetch: bool) -> Any:
+    for attempt in (1, 2):
+        driver = conn.connection.driver_connection
+        try:
+            with driver.cursor() as cur:  # type: ignore[union-attr]
+                cur.execute(sql, params)
+                return cur.fetchall() if fetch else None
+        except psycopg.OperationalError:
+            # Only a session that is gone, and only in autocommit: inside a
+            # transaction the earlier statements would be lost with it.
+            if attempt == 2 or not driver.closed or not driver.autocommit:  # type: ignore[union-attr]
+                raise
+            conn.invalidate()
+            if conn.in_transaction():  # SQLAlchemy's autobegun marker, nothing on the server
+                conn.rollback()
+    raise AssertionError("unreachable")
