@@ -15,6 +15,7 @@ from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
+import pyarrow as pa
 
 STRONG_HETU_TYPES = ("hetu", "kela_card")
 WEAK_HETU_TYPES = ("hetu", "kela_card", "temporary_id")
@@ -29,6 +30,14 @@ COLUMNS = [
     "phone_block", "email", "email_holders", "email_block", "address_key", "address_holders",
     "address_block", "postcode", "other_id", "street", "city",
 ]
+
+LIST_COLUMNS = ("given_names", "surnames")
+HOLDER_COLUMNS = ("phone_holders", "email_holders", "address_holders")
+#: The frame's columns as Arrow types: the rest are text (or entirely null).
+ARROW_SCHEMA = pa.schema([
+    (c, pa.int64() if c == "unique_id" or c in HOLDER_COLUMNS
+     else pa.list_(pa.string()) if c in LIST_COLUMNS else pa.string())
+    for c in COLUMNS])
 
 
 def _swap_day_month(iso: str | None) -> str | None:
@@ -162,3 +171,19 @@ def frame_from_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
     for col in ("phone_holders", "email_holders", "address_holders"):
         frame[col] = frame[col].astype("Int64")
     return frame
+
+
+def frame_to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """The frame as an Arrow table of :data:`ARROW_SCHEMA`: about a third of its memory."""
+    return pa.Table.from_pandas(frame[COLUMNS], schema=ARROW_SCHEMA, preserve_index=False)
+
+
+def frame_from_arrow(table: pa.Table) -> pd.DataFrame:
+    """The frame back from Arrow exactly as :func:`frame_from_rows` builds it (same types, same hashes)."""
+    frame = table.drop(list(LIST_COLUMNS)).to_pandas()
+    for col in LIST_COLUMNS:  # Python lists, as built, not numpy arrays
+        frame[col] = pd.Series(table.column(col).to_pylist(), dtype=object)
+    for col in HOLDER_COLUMNS:
+        frame[col] = frame[col].astype("Int64")
+    frame["unique_id"] = frame["unique_id"].astype("int64")
+    return frame[COLUMNS]

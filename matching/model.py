@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import splink
 from splink import Linker, block_on
 
@@ -35,8 +36,10 @@ EM_RULES = (("birth_date",), ("first_given", "surname"), ("hetu",), ("other_id",
 MIN_EM_PAIRS = 200
 
 
-def blocked_pairs(frame: pd.DataFrame, columns: tuple[str, ...]) -> int:
+def blocked_pairs(frame: pd.DataFrame | pa.Table, columns: tuple[str, ...]) -> int:
     """How many pairs blocking on equal ``columns`` (all non-null) would give."""
+    if isinstance(frame, pa.Table):
+        frame = frame.select(list(columns)).to_pandas()
     sizes = frame.dropna(subset=list(columns)).groupby(list(columns), sort=False).size()
     return int((sizes * (sizes - 1) // 2).sum())
 
@@ -116,9 +119,9 @@ def _regularise(params: dict[str, Any]) -> None:
                 level["u"] = m
 
 
-def train(frame: pd.DataFrame, backend: MatchingBackend, version: int, *, seed: int = 1,
+def train(frame: pd.DataFrame | pa.Table, backend: MatchingBackend, version: int, *, seed: int = 1,
           u_max_pairs: float = 5e6) -> TrainedModel:
-    """Train on the whole feature table; deterministic for a given seed and data."""
+    """Train on the whole feature table (pandas, or Arrow for DuckDB); deterministic for a given seed and data."""
     started = time.monotonic()
     records = backend.register(frame, "training_records")
     linker = Linker(records, S.settings(backend.dialect), log_level=logging.ERROR)

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .backends import MatchingBackend
 from .model import TrainedModel
@@ -27,7 +28,7 @@ def prior_weight(model: TrainedModel) -> float:
 class Explanations:
     """Per pair: the prior and, per comparison, the level's label and its weight (tf included).
 
-    Kept as two small arrays (level, weight) per comparison; a pair's dict is built
+    Kept as two arrays (level, weight; a row per pair, a column per comparison); a pair's dict is built
     only when asked for (``table[i]``). A million pairs as dicts would take gigabytes,
     and a nightly run looks at few of them.
     """
@@ -38,25 +39,28 @@ class Explanations:
         order = [c.create_output_column_name() for c in comparisons("duckdb")]
         comps = {name: stored[name] for name in order if name in stored}
         self.prior = round(prior_weight(model), 3)
-        self.columns = []
-        for name, levels in comps.items():
-            labels = [lv["label"] for lv in levels]
-            gamma = pred[f"gamma_{name}"].to_numpy().astype(np.int16)
+        self.names = list(comps)
+        # Per comparison its labels by gamma (gamma counts down from the first level).
+        self.labels = [[lv["label"] for lv in reversed(levels)] for levels in comps.values()]
+        n = len(pred)
+        # One row per pair, so a pair's explanation is two ``tolist`` calls, not two numpy
+        # scalar reads per comparison (a full run explains every link it writes).
+        self.gamma = np.empty((n, len(comps)), dtype=np.int16)
+        self.weight = np.empty((n, len(comps)), dtype=np.float64)
+        for j, name in enumerate(comps):
+            self.gamma[:, j] = pred[f"gamma_{name}"].to_numpy().astype(np.int16)
             weight = pred[f"mw_{name}"].to_numpy(dtype="float64")
             tf_col = f"mw_tf_adj_{name}"
             if tf_col in pred.columns:
                 weight = weight + pred[tf_col].fillna(0.0).to_numpy(dtype="float64")
-            self.columns.append((name, labels, gamma, np.round(weight, 3)))
+            self.weight[:, j] = np.round(weight, 3)
 
     def __len__(self) -> int:
-        return len(self.columns[0][2]) if self.columns else 0
+        return len(self.gamma)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        items = []
-        for name, labels, gamma, weight in self.columns:
-            g = int(gamma[i])
-            label = "no data" if g < 0 else labels[len(labels) - 1 - g]
-            items.append([name, label, float(weight[i])])
+        items = [[name, labels[g] if g >= 0 else "no data", w] for name, labels, g, w
+                 in zip(self.names, self.labels, self.gamma[i].tolist(), self.weight[i].tolist())]
         return {"prior": self.prior, "comparisons": items}
 
 
@@ -112,8 +116,9 @@ def _finish(pred: pd.DataFrame, model: TrainedModel, floor: float, lazy: bool = 
     return pred[PAIR_COLUMNS]
 
 
-def score_all(model: TrainedModel, backend: MatchingBackend, frame: pd.DataFrame, floor: float) -> pd.DataFrame:
-    """Every blocked pair of the table with match probability >= ``floor``."""
+def score_all(model: TrainedModel, backend: MatchingBackend, frame: pd.DataFrame | pa.Table,
+              floor: float) -> pd.DataFrame:
+    """Every blocked pair of the table (pandas, or Arrow for DuckDB) with match probability >= ``floor``."""
     records = backend.register(frame, "records")
     linker = model.linker(backend, records)
     pred = linker.inference.predict(threshold_match_probability=floor, warning_mode="never")

@@ -28,6 +28,8 @@ from mdm.config import load_config
 from mdm.services.access_log import ACCESS_LOG_KEY_FILE, load_or_create_key
 from mdm.store import Store
 
+from .json_provider import OrjsonProvider
+
 SECRET_KEY_FILE = "secret_key"
 csrf = CSRFProtect()
 
@@ -39,6 +41,7 @@ def _truthy(value: Any) -> bool:
 def create_app(test_config: Mapping[str, Any] | None = None, *, config_path: str | None = None) -> Flask:
     """Build the app. ``test_config`` overrides settings; ``MDM_STORE`` in it passes a ready Store."""
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)
     overrides = dict(test_config or {})
     store = overrides.pop("MDM_STORE", None)
     cfg = load_config(config_path or os.environ.get("MDM_CONFIG"))
@@ -58,7 +61,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, config_path: str
         # No request of ours is large; refuse big bodies before parsing them.
         MAX_CONTENT_LENGTH=64 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        JSON_SORT_KEYS=False,
     )
     app.config.update(overrides)
     var_dir = Path(app.config["VAR_DIR"])

@@ -177,3 +177,32 @@ def test_lookup_request_shortcut_equals_the_schema(body):
             return exc.messages
 
     assert load(sch.load_lookup_request) == load(sch.LookupRequestSchema().load)
+
+
+def test_orjson_responses_say_what_flasks_own_json_says():
+    import dataclasses
+    import decimal
+    import json
+    from datetime import date, datetime
+
+    from flask import Flask
+
+    @dataclasses.dataclass
+    class Item:
+        n: int
+        at: datetime
+
+    body = {"b": [1, 2.5, None, True, "ä ö", -0.0, 10**15], "a": {
+        "when": datetime(2026, 1, 2, 3, 4, 5), "day": date(2026, 1, 1), "amount": decimal.Decimal("1.50"),
+        "id": uuid.UUID(int=5), "item": Item(1, datetime(2020, 1, 1)), "nested": {"z": [], "y": {}}}}
+    ours = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "k", "ACCESS_LOG_KEY": "k"})
+    plain = Flask("plain")
+    with ours.app_context():
+        fast = ours.json.response(body).get_data(as_text=True)
+    with plain.app_context():
+        slow = plain.json.response(body).get_data(as_text=True)
+    assert json.loads(fast) == json.loads(slow)
+    assert list(json.loads(fast)) == ["a", "b"]  # keys sorted, as Flask sorts them
+    with ours.app_context():
+        with pytest.raises(TypeError):
+            ours.json.dumps({"x": object()})

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from matching.features import frame_from_rows, record_features
 from mdm.config import load_config
 from mdm.services import match_cache
-from mdm.services.matching import feature_hashes, load_records
+from mdm.services.match_inputs import feature_hashes, load_records
 from mdm.services.reconcile import reconcile
 from mdm.store import Store
 from mdm.store import models as m
@@ -103,3 +103,63 @@ def test_a_record_stored_by_match_on_entry_is_matched_once(tmp_path):
     assert second["matching"]["clustered_records"] == 0
     assert second["golden"]["history_rows"] == 0
     store.dispose()
+
+
+def test_duckdb_reads_an_arrow_copy_that_gives_back_the_same_frame_and_scores(tmp_path):
+    from matching import features as F
+    from matching.backends import DuckDBBackend
+    from matching.model import train
+    from matching.scoring import score_all
+
+    _demo, store, _config = _reconciled(tmp_path)
+    with store.session() as s:
+        frame = F.frame_from_rows([F.record_features(rid, src, std) for rid, src, std, _u in load_records(s)])
+    store.dispose()
+    table = F.frame_to_arrow(frame)
+    back = F.frame_from_arrow(table)
+    assert list(back.columns) == list(frame.columns) and (back.dtypes == frame.dtypes).all()
+    assert back.astype(str).equals(frame.astype(str))
+    assert feature_hashes(back) == feature_hashes(frame)
+    assert table.nbytes < frame.memory_usage(deep=True).sum() / 2
+
+    results = []
+    for inputs in (frame, table):
+        # One thread: DuckDB's sampling for u then sees rows in one order, so training repeats exactly.
+        backend = DuckDBBackend(threads=1)
+        try:
+            model = train(inputs, backend, 1, seed=3)
+            scored = score_all(model, backend, inputs, 0.05)
+        finally:
+            backend.close()
+        results.append((model.parameters, model.tf_tables,
+                        [(a, b, w, p, e.get()) for a, b, w, p, e in scored.itertuples(index=False, name=None)]))
+    assert len(results[0][2]) > 100
+    assert results[0] == results[1]
+
+
+def test_a_big_store_read_by_a_child_process_reconciles_exactly_as_one_read_in_process(tmp_path, monkeypatch):
+    from mdm.services import match_inputs
+    from test_reconcile_support import golden_state
+
+    demo = private_demo(tmp_path, persons=300, seed=5)
+    config = load_config(demo / "mdm.toml")
+    states, children = [], []
+
+    class CountedPool(match_inputs.ProcessPoolExecutor):
+        def __init__(self, *args, **kw):  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kw)
+            children.append(self)
+
+    monkeypatch.setattr(match_inputs, "ProcessPoolExecutor", CountedPool)
+    for name, threshold in (("in-process", "1000000"), ("child", "0")):
+        monkeypatch.setenv("MDM_MATCH_READ_CHILD_AFTER", threshold)
+        store = Store(f"sqlite:///{tmp_path / name}.sqlite")
+        store.upgrade()
+        config.var_dir = tmp_path / f"var-{name}"
+        reconcile(store, config)
+        states.append(golden_state(store))
+        store.dispose()
+        # Nothing of the child's hand-over (features with HETUs) is left behind.
+        assert not list(config.var_dir.glob("match-inputs-*"))
+    assert len(children) == 1
+    assert states[0]["links"] and states[0] == states[1]

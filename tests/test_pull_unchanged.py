@@ -1,5 +1,8 @@
 """The nightly re-pull: what it does not redo for unchanged records, and that the store still says the same.
 
+A first pull of a big source standardises on a worker process, storing exactly
+what it would have stored standardising in process.
+
 A re-pull of a full export recognises stored payloads without mapping or
 standardising them again (``Connector.is_stored``), does not rewrite
 ``last_seen`` on every record (``last_seen_of`` says it instead) and leaves
@@ -21,7 +24,7 @@ from connectors._csv import CsvFile
 from connectors.base import ConnectorError
 from mdm._typing import RejectedRow, SourceRecordIn
 from mdm.config import load_config
-from mdm.services import pull as pull_module
+from mdm.services import record_digest
 from mdm.services.pull import last_seen_of, pull, raw_hash, seen_whole_at
 from mdm.store import models as m
 from test_reconcile_support import private_demo
@@ -262,5 +265,44 @@ def test_raw_hash_is_the_stored_one():
     for raw in ({"b": "1", "a": "ä"}, {"x": [1, 2.5, None, True], "n": {"z": "\"\n", "y": float("nan")}},
                 {"when": datetime(2026, 1, 1)}, [], "text", 3):
         text = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
-        assert pull_module._raw_text(raw) == text
+        assert record_digest._raw_text(raw) == text
         assert raw_hash(raw) == hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def _stored(store):  # type: ignore[no-untyped-def]
+    with store.session() as s:
+        records = sorted(s.execute(select(
+            m.SourceRecord.source_id, m.SourceRecord.standardised, m.SourceRecord.content_hash,
+            m.SourceRecord.raw_hash, m.SourceRecord.raw)).all())
+        idents = sorted(s.execute(select(m.Identifier.type, m.Identifier.value, m.Identifier.status)).all())
+        rels = sorted(s.execute(select(m.SourceRelation.type, m.SourceRelation.subject_source_id,
+                                       m.SourceRelation.object_source_id)).all())
+    return records, idents, rels
+
+
+def test_standardising_on_a_worker_process_stores_exactly_what_in_process_does(demo, tmp_path, monkeypatch):
+    from mdm.store import Store
+
+    cfg = load_config(demo / "mdm.toml")
+    pools = []
+
+    class CountedPool(record_digest.ProcessPoolExecutor):
+        def __init__(self, *args, **kw):  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kw)
+            pools.append(self)
+
+    monkeypatch.setattr(record_digest, "ProcessPoolExecutor", CountedPool)
+    stores = []
+    for name, workers in (("inline", "0"), ("worker", "1")):
+        monkeypatch.setenv("MDM_PULL_WORKERS", workers)
+        monkeypatch.setenv("MDM_PULL_POOL_AFTER", "25")  # the rest of each source goes to the worker
+        store = Store(f"sqlite:///{tmp_path / name}.sqlite")
+        store.upgrade()
+        report = pull(store, cfg)
+        assert all(r.status == "ok" for r in report.sources)
+        stores.append(store)
+    assert len(pools) == len(cfg.sources)  # one per source, only in the "worker" pull
+    inline, worker = (_stored(s) for s in stores)
+    assert len(inline[0]) > 300 and inline[1] and inline[2]
+    assert worker == inline
+

@@ -17,6 +17,7 @@ from matching.backends import DuckDBBackend
 from matching.features import COLUMNS, _swap_day_month, build_frame
 from matching.realtime import COMPARISONS, ModelMismatch, RealtimeScorer
 from mdm.services import matching as matching_svc
+from mdm.services.match_inputs import load_records
 from mdm.store import models as m
 from test_resolve_support import build_demo, copy_store
 
@@ -27,7 +28,7 @@ def demo(tmp_path_factory):
     store = copy_store(world, tmp_path_factory.mktemp("realtime"))
     with store.session() as s:
         model = matching_svc.active_model(s)
-        records = list(matching_svc.load_records(s))
+        records = list(load_records(s))
         stored = dict(s.execute(select(m.MatchFeature.source_record_id, m.MatchFeature.features)).all())
         edges = s.execute(select(m.MatchEdge)).scalars().all()
     frame = build_frame((rid, src, std) for rid, src, std, _ in records)

@@ -39,17 +39,18 @@ class EventRecorder:
         self.rows.append({"golden_id": golden_id, "event_type": event_type, "details": details})
 
     def flush(self) -> None:
+        # Core inserts, not the ORM's bulk path: its per-row bookkeeping cost more than the writes.
         if not self.rows:
             return
         now = m.utcnow()
         for i in range(0, len(self.rows), 5000):
             chunk = self.rows[i:i + 5000]
             history = [{**r, "run_id": self.run_id, "actor": self.actor, "created_at": now} for r in chunk]
-            self.session.execute(insert(m.GoldenHistory), history)
+            self.session.execute(insert(m.GoldenHistory.__table__), history)
             # The outbox keeps the same order, so cursors follow the order of changes.
             outbox = [{"golden_id": r["golden_id"], "event_type": r["event_type"],
                        "payload": {"golden_id": r["golden_id"], **r["details"]}, "run_id": self.run_id,
                        "created_at": now} for r in chunk]
-            self.session.execute(insert(m.ChangeEvent), outbox)
+            self.session.execute(insert(m.ChangeEvent.__table__), outbox)
         self.count += len(self.rows)
         self.rows = []

@@ -113,7 +113,7 @@ def golden_members(session: Session, golden_ids: list[str]) -> dict[str, list[tu
     """Golden id -> its linked records as survivorship input: (record id, source, standardised, updated-at).
 
     The same values, in the same form, as matching gives the reconciliation
-    (mdm.services.matching.load_records), so a steward action computes exactly
+    (mdm.services.match_inputs.load_records), so a steward action computes exactly
     what the next run would.
     """
     out: dict[str, list[tuple[int, str, dict[str, Any], str | None]]] = {g: [] for g in golden_ids}
@@ -296,7 +296,7 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
         events.record(origin, "split", new_golden_ids=sorted(parts))
         report.split += 1
     if new_goldens:
-        session.execute(insert(m.GoldenRecord), new_goldens)
+        session.execute(insert(m.GoldenRecord.__table__), new_goldens)
     if changed_goldens:
         table = m.GoldenRecord.__table__
         session.execute(
@@ -452,7 +452,7 @@ def sync_relations(session: Session, events: EventRecorder, now: Any,
     add = sorted(set(wanted) - set(existing))
     remove = sorted(set(existing) - set(wanted))
     if add:
-        session.execute(insert(m.GoldenRelation), [
+        session.execute(insert(m.GoldenRelation.__table__), [
             {"type": k, "subject_golden_id": s, "object_golden_id": o, "label": wanted[(k, s, o)], "since": now}
             for k, s, o in add])
     for i in range(0, len(remove), 5000):
@@ -495,4 +495,4 @@ def _store_matching_state(session: Session, outcome: MatchingOutcome, run_id: in
     states = [{"source_record_id": rid, "feature_hash": outcome.feature_hashes[rid], "model_version": version}
               for rid in (outcome.record_ids if outcome.full else changed) if rid in current]
     for i in range(0, len(states), 5000):
-        session.execute(insert(m.MatchState), states[i:i + 5000])
+        session.execute(insert(m.MatchState.__table__), states[i:i + 5000])

@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 CACHE_DIR = "match-cache"
 CACHE_FILE = "features.parquet"
 FORMAT = 1
-_LIST_COLUMNS = ("given_names", "surnames")
 _HOLDER_COLUMNS = {"phone": "phone", "email": "email", "address_key": "address"}
 
 
@@ -144,20 +143,9 @@ def load(var_dir: Path, run: tuple[int, str] | None, model_version: int, rules: 
     for name in names:
         values = table.column(f"identity:{name}").to_pylist()
         identity[name] = {rid: v for rid, v in zip(ids.tolist(), values) if v is not None}
-    frame = _frame_from_table(table.select(F.COLUMNS))
+    frame = F.frame_from_arrow(table.select(F.COLUMNS))
     return Snapshot(run, model_version, frame, hashes, identity,
                     {int(k): bool(v) for k, v in meta.get("decisions", [])})
-
-
-def _frame_from_table(table: pa.Table) -> pd.DataFrame:
-    """The table as :func:`matching.features.frame_from_rows` builds it (same types, same hashes)."""
-    frame = table.drop(list(_LIST_COLUMNS)).to_pandas()
-    for col in _LIST_COLUMNS:  # Python lists, as built, not numpy arrays
-        frame[col] = pd.Series(table.column(col).to_pylist(), dtype=object)
-    for col in ("phone_holders", "email_holders", "address_holders"):
-        frame[col] = frame[col].astype("Int64")
-    frame["unique_id"] = frame["unique_id"].astype("int64")
-    return frame[F.COLUMNS]
 
 
 def changed_since(run_id: int) -> Any:
@@ -228,7 +216,7 @@ def apply_changes(session: Session, snapshot: Snapshot, rules: MatchRules) -> Up
     for col in ("phone_holders", "email_holders", "address_holders"):
         frame[col] = frame[col].astype("Int64")
 
-    from .matching import feature_hashes  # the one definition of a feature hash
+    from .match_inputs import feature_hashes  # the one definition of a feature hash
 
     hashes = dict(snapshot.hashes)
     for rid in touched:

@@ -6,16 +6,14 @@ state and golden state in one transaction.
 """
 from __future__ import annotations
 
-import hashlib
-import sys
-import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -24,12 +22,13 @@ from matching.backends import MatchingBackend, make_backend
 from matching.clustering import ClusterResult, Edge, cluster, components_containing
 from matching.model import TrainedModel, settings_fingerprint, train
 from matching.scoring import LazyExplanation, score_all, score_changed
-from rules.identity import MatchRules, load_match_rules, must_link_pairs, strong_value
+from rules.identity import MatchRules, load_match_rules, must_link_pairs
 
 from ..config import Config
 from ..store import Store
 from ..store import models as m
 from . import match_cache
+from .match_inputs import read_full
 
 log = logging.getLogger(__name__)
 
@@ -74,49 +73,6 @@ class MatchingOutcome:
     deleted_ids: set[int] = field(default_factory=set)  # matched last time, not current now
     identity_values: dict[str, dict[int, str]] = field(default_factory=dict)
     decisions: dict[int, bool] = field(default_factory=dict)  # steward decision id -> revoked?
-
-
-def load_records(session: Session) -> Iterator[tuple[int, str, dict[str, Any], str | None]]:
-    """(record id, source name, standardised, updated-at) of every current person record, by id.
-
-    Streamed in chunks: the standardised JSON of a million records is not held at once.
-    """
-    result = session.execute(
-        select(m.SourceRecord.id, m.SourceSystem.name, m.SourceRecord.standardised,
-               m.SourceRecord.source_updated_at)
-        .join(m.SourceSystem, m.SourceSystem.id == m.SourceRecord.source_system_id)
-        .where(m.SourceRecord.deleted_at.is_(None), m.SourceRecord.kind == "person")
-        .order_by(m.SourceRecord.id)
-        .execution_options(yield_per=5000)
-    )
-    for r in result:
-        yield int(r[0]), sys.intern(r[1]), r[2], r[3].isoformat() if r[3] else None
-
-
-def _digest_records(session: Session, rules: MatchRules) -> tuple[list[dict[str, Any]], dict[int, str],
-                                                                   dict[str, dict[int, str]]]:
-    """One pass over the records: feature rows, sources, and each identity rule's values."""
-    rows: list[dict[str, Any]] = []
-    sources: dict[int, str] = {}
-    values: dict[str, dict[int, str]] = {r.name: {} for r in rules.identity_rules}
-    for rid, src, std, _updated in load_records(session):
-        rows.append(F.record_features(rid, src, std))
-        sources[rid] = src
-        for rule in rules.identity_rules:
-            value = strong_value(std, rule)
-            if value:
-                values[rule.name][rid] = value
-    return rows, sources, values
-
-
-def feature_hashes(frame: pd.DataFrame) -> dict[int, str]:
-    """A hash of each record's matching features, holder counts included."""
-    cols = [c for c in F.COLUMNS if c not in ("unique_id", "source_dataset")]
-    out = {}
-    for row in frame[["unique_id", *cols]].itertuples(index=False, name=None):
-        text = json.dumps(row[1:], default=str, ensure_ascii=False)
-        out[int(row[0])] = hashlib.md5(text.encode("utf-8")).hexdigest()
-    return out
 
 
 def active_model(session: Session) -> TrainedModel | None:
@@ -235,6 +191,7 @@ def run_matching(
 
     update_: match_cache.Update | None = None
     snapshot = None
+    features: pd.DataFrame | pa.Table | None = None
     with store.session() as s:
         model = None if retrain else active_model(s)
         if model is not None and model.fingerprint != settings_fingerprint():
@@ -253,7 +210,8 @@ def run_matching(
             seeds = _decision_seeds(s, decisions, snapshot.decisions)
             stored: list[Any] = []
         else:
-            feature_rows, sources, identity_values = _digest_records(s, rules)
+            features, hashes, sources, identity_values = read_full(store, s, config.matching, rules,
+                                                                   config.var_dir)
             states = dict(s.execute(select(m.MatchState.source_record_id, m.MatchState.feature_hash)).all())
             state_models = set(s.scalars(select(m.MatchState.model_version).distinct()).all())
             stored = s.execute(
@@ -262,26 +220,40 @@ def run_matching(
             ).all()
     lap("load")
 
+    frame: pd.DataFrame | None
+    table: pa.Table | None = None
     if update_ is not None:
         frame, hashes = update_.frame, update_.hashes
+    elif isinstance(features, pa.Table):
+        frame, table = None, features
     else:
-        frame = F.frame_from_rows(feature_rows)
-        del feature_rows
-        hashes = feature_hashes(frame)
+        frame = features
+    del features
     lap("features")
 
     own_backend = backend is None
     backend = backend or make_backend(config.matching)
     try:
         model_is_new = model is None
+        full = full or model is None or state_models != {model.version} and bool(state_models) or not states
+        if full and backend.dialect == "duckdb":
+            # DuckDB reads the features as Arrow: a third of the pandas frame's memory, scanned
+            # without converting Python objects. The frame is rebuilt after scoring.
+            if table is None:
+                table, frame = F.frame_to_arrow(frame), None
+                lap("to_arrow")
+            inputs: pd.DataFrame | pa.Table = table
+        else:
+            if frame is None:
+                frame = F.frame_from_arrow(table)
+            inputs = frame
         if model is None:
-            model = train(frame, backend, version, seed=rules.seed, u_max_pairs=rules.u_max_pairs)
+            model = train(inputs, backend, version, seed=rules.seed, u_max_pairs=rules.u_max_pairs)
             model.created_at = m.utcnow().isoformat()
             lap("train")
         changed = {rid for rid, h in hashes.items() if states.get(rid) != h}
-        full = full or model_is_new or state_models != {model.version} and bool(state_models) or not states
         if full:
-            scored = score_all(model, backend, frame, rules.review)
+            scored = score_all(model, backend, inputs, rules.review)
             changed = set(hashes)
         else:
             scored = score_changed(model, backend, frame, changed, rules.review)
@@ -289,6 +261,10 @@ def run_matching(
     finally:
         if own_backend:
             backend.close()
+    if frame is None:
+        frame = F.frame_from_arrow(table)
+        lap("from_arrow")
+    del inputs, table
 
     new_edges = _pairs_from_frame(scored)
     current = set(hashes)
@@ -433,10 +409,14 @@ def store_features(session: Session, outcome: MatchingOutcome) -> None:
     if frame is None or not changed:
         return
     rows = frame[frame["unique_id"].isin(set(changed))]
+    # Column by column (``tolist`` gives Python values), not a conversion per cell: a full
+    # run writes a row per record.
+    values = [[_json_safe(v) for v in rows[c].tolist()] if rows[c].dtype != object else rows[c].tolist()
+              for c in rows.columns]
     columns = list(rows.columns)
     batch = []
-    for values in rows.itertuples(index=False, name=None):
-        feat = {c: _json_safe(v) for c, v in zip(columns, values)}
+    for row in zip(*values):
+        feat = dict(zip(columns, row))
         batch.append({
             "source_record_id": int(feat["unique_id"]), "features": feat,
             "hetu_any": feat.get("hetu_any"), "birth_date": feat.get("birth_date"),

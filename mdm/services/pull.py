@@ -14,7 +14,6 @@ for all of them, so read a record's last sighting with :func:`last_seen_of`.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -33,6 +32,7 @@ from ..config import Config
 from ..errors import MdmError
 from ..store import Store
 from ..store import models as m
+from .record_digest import Standardiser, content_hash, raw_hash, relations_of
 
 log = logging.getLogger(__name__)
 
@@ -73,56 +73,6 @@ class PullReport:
         return [r for r in self.sources if r.status != "ok"]
 
 
-def content_hash(standardised: dict[str, Any], relations: list[dict[str, Any]]) -> str:
-    """Hash of what matters for matching and mastering (not the source's own timestamps)."""
-    body = {k: v for k, v in standardised.items() if k != "updated_at"}
-    text = json.dumps({"s": body, "r": relations}, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _raw_text_slow(raw: Any) -> str:
-    return json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)
-
-
-def _raw_text_encoder() -> Callable[[Any], str]:
-    """``_raw_text_slow`` without building a JSON encoder for every record (a pull hashes every record).
-
-    The C encoder ``json.dumps`` itself uses, made once; no circular check (payloads
-    come from parsed CSV or JSON). Falls back to ``json.dumps`` where there is no C
-    encoder or it does not give the same text.
-    """
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return _raw_text_slow
-    try:
-        encode = make(None, str, json.encoder.encode_basestring, None, ": ", ", ", True, False, True)
-
-        def text(raw: Any) -> str:
-            if isinstance(raw, (dict, list)):
-                return "".join(encode(raw, 0))
-            return _raw_text_slow(raw)
-
-        sample = {"b": [1, 2.5, None, True, "ä\"\n"], "a": {"z": "x", "y": float("nan")},
-                  "c": datetime(2026, 1, 1)}
-        if text(sample) != _raw_text_slow(sample):
-            return _raw_text_slow
-        return text
-    except Exception:  # noqa: BLE001 - any surprise: the plain way
-        return _raw_text_slow
-
-
-_raw_text = _raw_text_encoder()
-
-
-def raw_hash(raw: Any) -> str:
-    """Hash of the payload as the source sent it: equal means nothing to standardise again.
-
-    MD5 of ``json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str)``: stored
-    in ``source_record.raw_hash``, so the text must stay exactly that.
-    """
-    return hashlib.md5(_raw_text(raw).encode("utf-8")).hexdigest()
-
-
 def _lazy_last_seen(cls: type[Connector] | None) -> bool:
     """Whether every pull with this connector class is a full export (whatever the options)."""
     return cls is not None and bool(cls.full_export) and not cls.full_export_option
@@ -148,16 +98,6 @@ def last_seen_of(last_seen: datetime | None, deleted_at: datetime | None,
     if deleted_at is None and whole is not None and (last_seen is None or last_seen < whole):
         return whole
     return last_seen
-
-
-def _relations_of(rec: SourceRecordIn) -> list[dict[str, Any]]:
-    return sorted(
-        (
-            {"type": r.type, "subject": r.subject_source_id, "object": r.object_source_id, "label": r.label}
-            for r in rec.relations
-        ),
-        key=lambda d: (d["type"], d["subject"], d["object"]),
-    )
 
 
 def _identifier_rows(record_id: int, std: dict[str, Any]) -> list[dict[str, Any]]:
@@ -189,8 +129,10 @@ class _SourcePull:
     """State of one source's pull inside its transaction."""
 
     def __init__(self, session: Session, system: m.SourceSystem, run_id: int | None,
-                 result: SourcePullResult, connector: Connector, max_delete_share: float) -> None:
+                 result: SourcePullResult, connector: Connector, max_delete_share: float,
+                 standardiser: Standardiser) -> None:
         self.s = session
+        self.standardiser = standardiser
         self.system = system
         self.run_id = run_id
         self.result = result
@@ -246,17 +188,21 @@ class _SourcePull:
             self.seen_active += 1
             self.result.unchanged += 1
             return
-        digest_raw = raw_hash(item.raw)
         known = self.existing.get(sid)
+        digest_raw = None  # a new record's raw hash is made with its standardisation
         if known is not None and not known[2]:
             self.seen_active += 1
+            digest_raw = raw_hash(item.raw)
             if known[1] == digest_raw:
                 # The same payload as stored: unchanged, and no need to standardise it again.
                 self.result.unchanged += 1
                 return
-        std = standardise_record(item)
-        rels = _relations_of(item)
-        self.batch.append((item, std, rels, content_hash(std, rels), digest_raw))
+        for rec, (std, rels, digest, rec_raw_digest) in self.standardiser.put(item, digest_raw):
+            self._queue(rec, std, rels, digest, rec_raw_digest)
+
+    def _queue(self, rec: SourceRecordIn, std: dict[str, Any], rels: list[dict[str, Any]], digest: str,
+               digest_raw: str) -> None:
+        self.batch.append((rec, std, rels, digest, digest_raw))
         if len(self.batch) >= BATCH_SIZE:
             self.flush()
 
@@ -382,6 +328,8 @@ class _SourcePull:
 
     # -- end of the export ---------------------------------------------------
     def finish(self) -> None:
+        for rec, (std, rels, digest, rec_raw_digest) in self.standardiser.drain():
+            self._queue(rec, std, rels, digest, rec_raw_digest)
         self.flush()
         SR = m.SourceRecord
         if self.full_export:
@@ -460,14 +408,18 @@ def pull_source(store: Store, config: Config, source: dict[str, Any], run_id: in
                 s.flush()
             connector = make_connector(source["name"], source, config.base_dir)
             watermark = None if connector.full_export else system.watermark
-            state = _SourcePull(s, system, run_id, result, connector, max_share)
-            # Records stored with the same payload need not be mapped again by the connector.
-            connector.is_stored = state.is_stored
-            for n, item in enumerate(connector.read(watermark), 1):
-                state.add(item)
-                if progress and n % 1000 == 0:
-                    progress(1000)
-            state.finish()
+            standardiser = Standardiser()
+            try:
+                state = _SourcePull(s, system, run_id, result, connector, max_share, standardiser)
+                # Records stored with the same payload need not be mapped again by the connector.
+                connector.is_stored = state.is_stored
+                for n, item in enumerate(connector.read(watermark), 1):
+                    state.add(item)
+                    if progress and n % 1000 == 0:
+                        progress(1000)
+                state.finish()
+            finally:
+                standardiser.close()
             if connector.new_watermark:
                 system.watermark = connector.new_watermark
             system.connector = source["connector"]
@@ -530,7 +482,7 @@ def upsert_record(session: Session, system: m.SourceSystem, rec: SourceRecordIn,
     stored. ``std`` passes a standardisation already made for this record.
     """
     std = std if std is not None else standardise_record(rec)
-    rels = _relations_of(rec)
+    rels = relations_of(rec)
     digest = content_hash(std, rels)
     now = m.utcnow()
     SR = m.SourceRecord

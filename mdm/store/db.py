@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
+import orjson
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -50,6 +51,18 @@ def _server_hung_up(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
 Liveness = Literal["query", "socket"]
 
 
+def json_text(value: Any) -> str:
+    """How JSON columns are written: orjson, several times faster than ``json.dumps``.
+
+    A reconciliation writes gigabytes of JSON (standardised records, explanations,
+    history), and SQLAlchemy's default encoder was a sixth of a run's time. Other
+    than ``json.dumps``: no ASCII escaping (the text is UTF-8), NaN becomes null
+    (PostgreSQL's jsonb has no NaN either), and dict keys that are not strings
+    are written as strings, as ``json.dumps`` does.
+    """
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+
+
 def make_engine(url: str, *, liveness: Liveness = "query", **kw) -> Engine:  # type: ignore[no-untyped-def]
     """An engine for ``url``; on PostgreSQL, pooled connections are checked at checkout.
 
@@ -59,6 +72,8 @@ def make_engine(url: str, *, liveness: Liveness = "query", **kw) -> Engine:  # t
     """
     # SQL parameters hold HETUs: never let an error message or a traceback print them.
     kw.setdefault("hide_parameters", True)
+    kw.setdefault("json_serializer", json_text)
+    kw.setdefault("json_deserializer", orjson.loads)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
