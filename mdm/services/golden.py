@@ -29,6 +29,7 @@ from .golden_ids import assign, mint_id
 from . import match_cache
 from .matching import MatchingOutcome, ScoredPair, store_features
 from .review import sync_review_tasks
+from .survivors import Survivors, identifier_set
 
 KIND_RANK = {"steward": 0, "rule": 1, "auto": 2}
 
@@ -53,10 +54,6 @@ class GoldenReport:
 
 def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
-
-
-def identifier_set(std: dict[str, Any]) -> set[str]:
-    return {f"{i['type']}:{i['value']}" for i in std.get("identifiers") or () if i.get("value")}
 
 
 def lock_golden_writes(session: Session) -> None:
@@ -181,19 +178,6 @@ def _batches(keys: list[int], members: dict[int, list[int]], records: int) -> It
         yield batch
 
 
-def _record_data(session: Session, record_ids: list[int]) -> dict[int, tuple[int, str, dict[str, Any], str | None]]:
-    """Survivorship input of these records: (record id, source, standardised, updated-at)."""
-    out = {}
-    for i in range(0, len(record_ids), 5000):
-        for rid, src, std, updated in session.execute(
-                select(m.SourceRecord.id, m.SourceSystem.name, m.SourceRecord.standardised,
-                       m.SourceRecord.source_updated_at)
-                .join(m.SourceSystem, m.SourceSystem.id == m.SourceRecord.source_system_id)
-                .where(m.SourceRecord.id.in_(record_ids[i:i + 5000]))):
-            out[int(rid)] = (int(rid), src, std, updated.isoformat() if updated else None)
-    return out
-
-
 def _best_edges(outcome: MatchingOutcome) -> dict[int, tuple[str, float | None, ScoredPair | None]]:
     """Per record, the strongest edge that put it in its cluster: (kind, score, its pair if scored)."""
     best: dict[int, tuple[tuple[int, float], str, float | None, ScoredPair | None]] = {}
@@ -257,40 +241,43 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
              if ids.golden_of[key] is None or old_size.get(final[key]) != len(recs)
              or any(links.get(r) != final[key] or r in touched for r in recs)]
 
-    rules = load_survivorship()
     new_goldens, changed_goldens = [], []
     splits: dict[str, list[str]] = {}
-    for batch in _batches(sorted(dirty), members, 20_000):
-        data = _record_data(session, [r for key in batch for r in members[key]])
-        kept_ids = [final[key] for key in batch if ids.golden_of[key] is not None]
-        old_rows = {}
-        for i in range(0, len(kept_ids), 5000):
-            old_rows.update({r.id: r for r in session.execute(
-                select(m.GoldenRecord.id, m.GoldenRecord.attributes, m.GoldenRecord.identifier_set)
-                .where(m.GoldenRecord.id.in_(kept_ids[i:i + 5000])))})
-        for key in batch:
-            recs = members[key]
-            gid = final[key]
-            attrs = survive((data[r] for r in recs), rules, overrides.get(gid))
-            idents: set[str] = set()
-            for r in recs:
-                idents |= identifier_set(data[r][2])
-            ident_list = sorted(idents)
-            if ids.golden_of[key] is None:
-                new_goldens.append({"id": gid, "kind": "person", "status": "active", "attributes": attrs,
-                                    "identifier_set": ident_list, "created_at": now, "updated_at": now,
-                                    "created_run_id": run_id})
-                origin = ids.split_from.get(key)
-                events.record(gid, "created", records=len(recs), **({"split_from": origin} if origin else {}))
-                if origin:
-                    splits.setdefault(origin, []).append(gid)
-                report.created += 1
-                continue
-            old = old_rows[gid]
-            if record_changes(events, gid, old.attributes, attrs, set(old.identifier_set or []), idents):
-                changed_goldens.append({"b_id": gid, "attributes": attrs, "identifier_set": ident_list,
-                                        "updated_at": now})
-                report.updated += 1
+    jobs = ([(key, members[key], overrides.get(final[key])) for key in batch]
+            for batch in _batches(sorted(dirty), members, 20_000))
+    state_written = False
+    with Survivors(session, jobs, records=sum(len(members[key]) for key in dirty)) as survivors:
+        if survivors.pool is not None:
+            # While workers compute survivorship: what does not depend on it.
+            _store_matching_state(session, outcome, run_id)
+            store_features(session, outcome)
+            state_written = True
+        for results in survivors:
+            kept_ids = [final[key] for key, _a, _i in results if ids.golden_of[key] is not None]
+            old_rows = {}
+            for i in range(0, len(kept_ids), 5000):
+                old_rows.update({r.id: r for r in session.execute(
+                    select(m.GoldenRecord.id, m.GoldenRecord.attributes, m.GoldenRecord.identifier_set)
+                    .where(m.GoldenRecord.id.in_(kept_ids[i:i + 5000])))})
+            for key, attrs, idents in results:
+                recs = members[key]
+                gid = final[key]
+                ident_list = sorted(idents)
+                if ids.golden_of[key] is None:
+                    new_goldens.append({"id": gid, "kind": "person", "status": "active", "attributes": attrs,
+                                        "identifier_set": ident_list, "created_at": now, "updated_at": now,
+                                        "created_run_id": run_id})
+                    origin = ids.split_from.get(key)
+                    events.record(gid, "created", records=len(recs), **({"split_from": origin} if origin else {}))
+                    if origin:
+                        splits.setdefault(origin, []).append(gid)
+                    report.created += 1
+                    continue
+                old = old_rows[gid]
+                if record_changes(events, gid, old.attributes, attrs, set(old.identifier_set or []), idents):
+                    changed_goldens.append({"b_id": gid, "attributes": attrs, "identifier_set": ident_list,
+                                            "updated_at": now})
+                    report.updated += 1
 
     for origin, parts in sorted(splits.items()):
         events.record(origin, "split", new_golden_ids=sorted(parts))
@@ -336,8 +323,9 @@ def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | Non
     report.relations_added, report.relations_removed = added, removed
     report.review_opened, report.review_closed = sync_review_tasks(
         session, outcome, run_id, None if scope is None else scope | outcome.deleted_ids)
-    _store_matching_state(session, outcome, run_id)
-    store_features(session, outcome)
+    if not state_written:
+        _store_matching_state(session, outcome, run_id)
+        store_features(session, outcome)
     events.flush()
     report.history_rows = events.count
     return report
