@@ -25,4 +25,7 @@ class OrjsonProvider(DefaultJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         if set(kwargs) - {"separators"}:  # indent, sort_keys, ...: the standard library's
             return super().dumps(obj, **kwargs)
-        return orjson.dumps(obj, default=_default, option=_OPTIONS).decode("utf-8")
+        try:
+            return orjson.dumps(obj, default=_default, option=_OPTIONS).decode("utf-8")
+        except TypeError:  # what orjson refuses (integers beyond 64 bits, lone surrogates): Flask's way
+            return super().dumps(obj, **kwargs)

@@ -206,3 +206,17 @@ def test_orjson_responses_say_what_flasks_own_json_says():
     with ours.app_context():
         with pytest.raises(TypeError):
             ours.json.dumps({"x": object()})
+
+
+def test_json_columns_and_responses_take_what_orjson_refuses():
+    import json
+
+    from mdm.store.db import json_text, json_value
+
+    big = {"n": 2**70, "s": "x"}
+    assert json.loads(json_text(big)) == big  # beyond 64 bits: the standard library writes it
+    assert json_value('{"x": NaN}')["x"] != json_value('{"x": NaN}')["x"]  # NaN rows written before
+    assert json_value(json_text({"a": [1, "ä"]})) == {"a": [1, "ä"]}
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "k", "ACCESS_LOG_KEY": "k"})
+    with app.app_context():
+        assert json.loads(app.json.response({"n": 2**70}).get_data(as_text=True)) == {"n": 2**70}

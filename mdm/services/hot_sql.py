@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence, Union
 
-import psycopg
 from sqlalchemy import Connection, TextClause
 from sqlalchemy.orm import Session
 
@@ -64,17 +63,27 @@ def execute(db: Db, stmt: TextClause, params: dict[str, Any]) -> None:
     _on_driver(conn, _driver_sql(stmt, conn), params, fetch=False)
 
 
+#: Server-side ends of a session (admin shutdown, crash shutdown, cannot connect now, idle timeout):
+#: the server ran nothing of a statement it answers with one of these.
+_SESSION_ENDED = frozenset({"57P01", "57P02", "57P03", "57P05"})
+
+
 def _on_driver(conn: Connection, sql: str, params: dict[str, Any], *, fetch: bool) -> Any:
+    import psycopg  # PostgreSQL only; a SQLite install need not have it
+
     for attempt in (1, 2):
         driver = conn.connection.driver_connection
+        closed_before = driver.closed  # type: ignore[union-attr]
         try:
             with driver.cursor() as cur:  # type: ignore[union-attr]
                 cur.execute(sql, params)
                 return cur.fetchall() if fetch else None
-        except psycopg.OperationalError:
-            # Only a session that is gone, and only in autocommit: inside a
-            # transaction the earlier statements would be lost with it.
-            if attempt == 2 or not driver.closed or not driver.autocommit:  # type: ignore[union-attr]
+        except psycopg.OperationalError as exc:
+            # Only a session that was gone before the statement reached it, and only in
+            # autocommit: a statement inside a transaction would lose its earlier ones, and a
+            # connection lost mid-statement may have run it (an access-log row twice).
+            gone = closed_before or getattr(exc, "sqlstate", None) in _SESSION_ENDED
+            if attempt == 2 or not gone or not driver.closed or not driver.autocommit:  # type: ignore[union-attr]
                 raise
             conn.invalidate()
             if conn.in_transaction():  # SQLAlchemy's autobegun marker, nothing on the server

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Mapping
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from matching import features as F
@@ -85,28 +85,39 @@ def child_threshold() -> int:
     return int(os.environ.get("MDM_MATCH_READ_CHILD_AFTER", "50000"))
 
 
-def read_full(store: Store, session: Session, matching_options: Mapping[str, Any], rules: MatchRules,
+def url_for_workers(engine: Engine) -> str | None:
+    """The database URL for another process, or None when no other process can open it."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return None  # a private in-memory database
+    return url.render_as_string(hide_password=False)
+
+
+def read_full(store: Store, matching_options: Mapping[str, Any], rules: MatchRules,
               var_dir: Path) -> tuple[pd.DataFrame | pa.Table, dict[int, str], dict[int, str], IdentityValues]:
     """(features, feature hashes, sources, identity values) of every current record.
 
     Features are a pandas frame (:func:`matching.features.frame_from_rows`) when
     read in process, an Arrow table of :data:`matching.features.ARROW_SCHEMA`
     when read by a child; :func:`matching.features.frame_from_arrow` turns one
-    into the other exactly.
+    into the other exactly. Reads in transactions of its own (none is left
+    open, idle, while a child reads).
     """
-    current = session.scalar(select(func.count()).select_from(m.SourceRecord).where(
-        m.SourceRecord.deleted_at.is_(None), m.SourceRecord.kind == "person")) or 0
-    if current <= child_threshold():
-        rows, sources, identity = digest_records(session, rules)
-        frame = F.frame_from_rows(rows)
-        return frame, feature_hashes(frame), sources, identity
+    with store.session() as session:
+        current = session.scalar(select(func.count()).select_from(m.SourceRecord).where(
+            m.SourceRecord.deleted_at.is_(None), m.SourceRecord.kind == "person")) or 0
+        url = url_for_workers(store.engine)
+        if current <= child_threshold() or url is None:
+            rows, sources, identity = digest_records(session, rules)
+            frame = F.frame_from_rows(rows)
+            return frame, feature_hashes(frame), sources, identity
     var_dir.mkdir(parents=True, exist_ok=True)
     folder = tempfile.mkdtemp(prefix="match-inputs-", dir=var_dir)  # 0700: the file holds HETUs
     try:
         path = os.path.join(folder, "features.arrow")
         # Spawned, not forked: the parent holds database connections.
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            pool.submit(_read_to_file, store.url, dict(matching_options), path).result()
+            pool.submit(_read_to_file, url, dict(matching_options), path).result()
         with pa.OSFile(path, "rb") as source:
             table = pa.ipc.open_file(source).read_all()
     finally:

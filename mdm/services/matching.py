@@ -210,14 +210,15 @@ def run_matching(
             seeds = _decision_seeds(s, decisions, snapshot.decisions)
             stored: list[Any] = []
         else:
-            features, hashes, sources, identity_values = read_full(store, s, config.matching, rules,
-                                                                   config.var_dir)
             states = dict(s.execute(select(m.MatchState.source_record_id, m.MatchState.feature_hash)).all())
             state_models = set(s.scalars(select(m.MatchState.model_version).distinct()).all())
             stored = s.execute(
                 select(m.MatchEdge.left_record_id, m.MatchEdge.right_record_id, m.MatchEdge.match_weight,
                        m.MatchEdge.match_probability, m.MatchEdge.explanation)
             ).all()
+    if update_ is None:
+        # Its own transactions: none is left open while a child process reads the records.
+        features, hashes, sources, identity_values = read_full(store, config.matching, rules, config.var_dir)
     lap("load")
 
     frame: pd.DataFrame | None

@@ -17,7 +17,7 @@ import json
 import multiprocessing
 import os
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from datetime import datetime
 from typing import Any, Callable, Iterator
 
@@ -154,9 +154,18 @@ class Standardiser:
     def _submit(self) -> None:
         assert self.pool is not None
         items, self.pending = self.pending, []
-        self.running.append((items, self.pool.submit(_digest_chunk, items)))
+        try:
+            future = self.pool.submit(_digest_chunk, items)
+        except BrokenExecutor:  # the worker died: go on in process
+            future = Future()
+            future.set_result(_digest_chunk(items))
+        self.running.append((items, future))
 
     def _collect(self) -> Iterator[tuple[SourceRecordIn, Digest]]:
         items, future = self.running.popleft()
-        for (record, _raw_digest), result in zip(items, future.result()):
+        try:
+            results = future.result()
+        except BrokenExecutor:  # the worker died (killed, out of memory): this chunk in process
+            results = _digest_chunk(items)
+        for (record, _raw_digest), result in zip(items, results):
             yield record, result

@@ -24,6 +24,7 @@ from rules.survivorship import load_survivorship, survive
 
 from ..store import Store
 from ..store import models as m
+from .match_inputs import url_for_workers
 
 #: One golden record to compute: (cluster key, its record ids, the steward's overrides or None).
 Job = tuple[int, list[int], dict[str, Any] | None]
@@ -81,13 +82,6 @@ def worker_threshold() -> int:
     return int(os.environ.get("MDM_GOLDEN_WORKERS_AFTER", "50000"))
 
 
-def _url_for_workers(session: Session) -> str | None:
-    url = session.get_bind().engine.url
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-        return None  # a private in-memory database: no other process can read it
-    return url.render_as_string(hide_password=False)
-
-
 class Survivors:
     """Results of ``batches`` (lists of jobs), in order; with workers, computed ahead of being asked.
 
@@ -101,7 +95,7 @@ class Survivors:
         self.batches = iter(batches)
         self.pool: ProcessPoolExecutor | None = None
         self.running: deque[Future[list[Result]]] = deque()
-        url = _url_for_workers(session)
+        url = url_for_workers(session.get_bind().engine)
         if url is not None and workers > 0 and records > worker_threshold():
             self.url = url
             # Spawned, not forked: the parent holds database connections and an open transaction.

@@ -1,6 +1,7 @@
 """Engine creation and schema migrations for SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import json
 import select
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,7 +61,18 @@ def json_text(value: Any) -> str:
     (PostgreSQL's jsonb has no NaN either), and dict keys that are not strings
     are written as strings, as ``json.dumps`` does.
     """
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    except TypeError:  # what orjson refuses (integers beyond 64 bits, lone surrogates, numpy scalars)
+        return json.dumps(value)
+
+
+def json_value(text: str | bytes) -> Any:
+    """How JSON columns are read: orjson, or the standard library for what it refuses (NaN)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def make_engine(url: str, *, liveness: Liveness = "query", **kw) -> Engine:  # type: ignore[no-untyped-def]
@@ -73,7 +85,7 @@ def make_engine(url: str, *, liveness: Liveness = "query", **kw) -> Engine:  # t
     # SQL parameters hold HETUs: never let an error message or a traceback print them.
     kw.setdefault("hide_parameters", True)
     kw.setdefault("json_serializer", json_text)
-    kw.setdefault("json_deserializer", orjson.loads)
+    kw.setdefault("json_deserializer", json_value)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
