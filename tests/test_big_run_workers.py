@@ -6,18 +6,11 @@ from mdm.config import load_config
 from mdm.services import survivors
 from mdm.services.reconcile import reconcile
 from mdm.store import Store
-from test_reconcile_support import change_demo, golden_state, private_demo
+from test_reconcile_support import change_demo, counted_pools, golden_state, private_demo
 
 
 def test_survivorship_in_workers_gives_the_same_golden_records(tmp_path, monkeypatch):
-    pools = []
-
-    class CountedPool(survivors.ProcessPoolExecutor):
-        def __init__(self, *args, **kw):  # type: ignore[no-untyped-def]
-            super().__init__(*args, **kw)
-            pools.append(self)
-
-    monkeypatch.setattr(survivors, "ProcessPoolExecutor", CountedPool)
+    pools = counted_pools(monkeypatch, survivors)
     demo = private_demo(tmp_path, persons=300, seed=5)
     config = load_config(demo / "mdm.toml")
     stores = {}

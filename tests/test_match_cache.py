@@ -14,7 +14,7 @@ from mdm.store import Store
 from mdm.store import models as m
 from rules.identity import load_match_rules, strong_value
 from test_matching_incremental import _edit_exports, _partition, _review_pairs
-from test_reconcile_support import copy_sqlite, private_demo
+from test_reconcile_support import copy_sqlite, counted_pools, private_demo
 
 
 def _reconciled(tmp_path):
@@ -143,14 +143,8 @@ def test_a_big_store_read_by_a_child_process_reconciles_exactly_as_one_read_in_p
 
     demo = private_demo(tmp_path, persons=300, seed=5)
     config = load_config(demo / "mdm.toml")
-    states, children = [], []
-
-    class CountedPool(match_inputs.ProcessPoolExecutor):
-        def __init__(self, *args, **kw):  # type: ignore[no-untyped-def]
-            super().__init__(*args, **kw)
-            children.append(self)
-
-    monkeypatch.setattr(match_inputs, "ProcessPoolExecutor", CountedPool)
+    states = []
+    children = counted_pools(monkeypatch, match_inputs)
     for name, threshold in (("in-process", "1000000"), ("child", "0")):
         monkeypatch.setenv("MDM_MATCH_READ_CHILD_AFTER", threshold)
         store = Store(f"sqlite:///{tmp_path / name}.sqlite")

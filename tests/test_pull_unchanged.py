@@ -27,7 +27,7 @@ from mdm.config import load_config
 from mdm.services import record_digest
 from mdm.services.pull import last_seen_of, pull, raw_hash, seen_whole_at
 from mdm.store import models as m
-from test_reconcile_support import private_demo
+from test_reconcile_support import counted_pools, private_demo
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
 
@@ -284,14 +284,7 @@ def test_standardising_on_a_worker_process_stores_exactly_what_in_process_does(d
     from mdm.store import Store
 
     cfg = load_config(demo / "mdm.toml")
-    pools = []
-
-    class CountedPool(record_digest.ProcessPoolExecutor):
-        def __init__(self, *args, **kw):  # type: ignore[no-untyped-def]
-            super().__init__(*args, **kw)
-            pools.append(self)
-
-    monkeypatch.setattr(record_digest, "ProcessPoolExecutor", CountedPool)
+    pools = counted_pools(monkeypatch, record_digest)
     stores = []
     for name, workers in (("inline", "0"), ("worker", "1")):
         monkeypatch.setenv("MDM_PULL_WORKERS", workers)

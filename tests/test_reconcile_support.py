@@ -210,3 +210,16 @@ def change_demo(demo: Path) -> None:
 
     edit_csv(demo / "library" / "patrons.csv", library)
     edit_csv(demo / "transit" / "cards.csv", transit)
+
+
+def counted_pools(monkeypatch: Any, module: Any) -> list[Any]:
+    """The process pools ``module`` makes from now on (its ProcessPoolExecutor, counted)."""
+    made: list[Any] = []
+
+    class CountedPool(module.ProcessPoolExecutor):  # type: ignore[name-defined,misc]
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            super().__init__(*args, **kw)
+            made.append(self)
+
+    monkeypatch.setattr(module, "ProcessPoolExecutor", CountedPool)
+    return made
