@@ -127,6 +127,23 @@ def test_ndjson_duplicates_keep_last_line(tmp_path):
     assert [(r.row_ref, r.reason) for r in rejected] == [("Patient.ndjson:1", "duplicate source id a (kept row 3)")]
 
 
+def test_ndjson_payloads_are_what_the_standard_json_parser_reads(tmp_path):
+    # The fast parser must not change a payload (its hash says whether a record changed):
+    # huge integers stay integers, NaN and escaped lone surrogates still load, floats are exact.
+    lines = [json.dumps(patient("big", extension=[{"url": "x", "valueInteger": 123456789012345678901234567890}])),
+             '{"resourceType": "Patient", "id": "nan", "extension": [{"url": "x", "valueDecimal": NaN}]}',
+             json.dumps(patient("sur", extension=[{"url": "x", "valueString": "\ud800"}])),
+             json.dumps(patient("flt", extension=[{"url": "x", "valueDecimal": 0.1 + 0.2}]))]
+    _, records, rejected = read_all(tmp_path, "fhir-ndjson", write_ndjson(tmp_path, lines))
+    assert not rejected
+    by_id = {r.source_id: r.raw for r in records}
+    expected = {json.loads(line)["id"]: json.loads(line) for line in lines}
+    assert set(by_id) == set(expected)
+    for key, raw in by_id.items():
+        assert json.dumps(raw, sort_keys=True) == json.dumps(expected[key], sort_keys=True)
+    assert type(by_id["big"]["extension"][0]["valueInteger"]) is int
+
+
 def test_ndjson_invalid_identifiers_pass_through(tmp_path):
     res = patient("x", identifier=[{"system": "urn:oid:1.2.246.21", "value": "131052-308X"}])
     _, records, _ = read_all(tmp_path, "fhir-ndjson", write_ndjson(tmp_path, [json.dumps(res)]))

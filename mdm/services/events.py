@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from rules.hetu import mask
 
 from ..store import models as m
+from ..store.bulk import indexes_deferred
 
 #: Identifier types whose values are personal identity codes: masked in history and feed.
 MASKED_TYPES = frozenset({"hetu", "kela_card", "temporary_id"})
@@ -43,6 +44,12 @@ class EventRecorder:
         if not self.rows:
             return
         now = m.utcnow()
+        with indexes_deferred(self.session, ("golden_history", "change_event")):  # a first run: empty
+            self._insert(now)
+        self.count += len(self.rows)
+        self.rows = []
+
+    def _insert(self, now: Any) -> None:
         for i in range(0, len(self.rows), 5000):
             chunk = self.rows[i:i + 5000]
             history = [{**r, "run_id": self.run_id, "actor": self.actor, "created_at": now} for r in chunk]
@@ -52,5 +59,3 @@ class EventRecorder:
                        "payload": {"golden_id": r["golden_id"], **r["details"]}, "run_id": self.run_id,
                        "created_at": now} for r in chunk]
             self.session.execute(insert(m.ChangeEvent.__table__), outbox)
-        self.count += len(self.rows)
-        self.rows = []

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from rules.survivorship import load_survivorship, survive
 
 from ..store import models as m
+from ..store.bulk import indexes_deferred
 from .events import EventRecorder, masked_attribute, masked_identifier
 from .golden_ids import assign, mint_id
 from . import match_cache
@@ -474,13 +475,14 @@ def _store_matching_state(session: Session, outcome: MatchingOutcome, run_id: in
             session.execute(delete(m.MatchEdge).where(m.MatchEdge.left_record_id.in_(chunk)))
             session.execute(delete(m.MatchEdge).where(m.MatchEdge.right_record_id.in_(chunk)))
             session.execute(delete(m.MatchState).where(m.MatchState.source_record_id.in_(chunk)))
-    for i in range(0, len(outcome.new_edges), 5000):
-        # Explanations are built 5,000 at a time: all at once would hold gigabytes.
-        session.execute(insert(m.MatchEdge.__table__), [
-            {"left_record_id": p.left, "right_record_id": p.right, "match_weight": p.match_weight,
-             "match_probability": p.match_probability, "explanation": p.explanation,
-             "model_version": version, "run_id": run_id} for p in outcome.new_edges[i:i + 5000]])
     states = [{"source_record_id": rid, "feature_hash": outcome.feature_hashes[rid], "model_version": version}
               for rid in (outcome.record_ids if outcome.full else changed) if rid in current]
-    for i in range(0, len(states), 5000):
-        session.execute(insert(m.MatchState.__table__), states[i:i + 5000])
+    with indexes_deferred(session, ("match_edge", "match_state")):  # emptied by a full run
+        for i in range(0, len(outcome.new_edges), 5000):
+            # Explanations are built 5,000 at a time: all at once would hold gigabytes.
+            session.execute(insert(m.MatchEdge.__table__), [
+                {"left_record_id": p.left, "right_record_id": p.right, "match_weight": p.match_weight,
+                 "match_probability": p.match_probability, "explanation": p.explanation,
+                 "model_version": version, "run_id": run_id} for p in outcome.new_edges[i:i + 5000]])
+        for i in range(0, len(states), 5000):
+            session.execute(insert(m.MatchState.__table__), states[i:i + 5000])

@@ -23,13 +23,14 @@ from typing import Any, Iterator, Mapping
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from matching import features as F
 from rules.identity import MatchRules, load_match_rules, strong_value
 
 from ..store import Store
+from ..store.db import url_for_workers
 from ..store import models as m
 
 #: Identity values per rule: rule name -> record id -> value.
@@ -83,14 +84,6 @@ def child_threshold() -> int:
     """Stores with more current records than this are read by a child process
     (``MDM_MATCH_READ_CHILD_AFTER``, default 50,000)."""
     return int(os.environ.get("MDM_MATCH_READ_CHILD_AFTER", "50000"))
-
-
-def url_for_workers(engine: Engine) -> str | None:
-    """The database URL for another process, or None when no other process can open it."""
-    url = engine.url
-    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-        return None  # a private in-memory database
-    return url.render_as_string(hide_password=False)
 
 
 def read_full(store: Store, matching_options: Mapping[str, Any], rules: MatchRules,

@@ -27,6 +27,7 @@ from rules.identity import MatchRules, load_match_rules, must_link_pairs
 from ..config import Config
 from ..store import Store
 from ..store import models as m
+from ..store.bulk import indexes_deferred
 from . import match_cache
 from .match_inputs import read_full
 
@@ -396,7 +397,7 @@ def _json_safe(value: Any) -> Any:
 
 def store_features(session: Session, outcome: MatchingOutcome) -> None:
     """Keep the feature rows of changed records (match-on-entry blocks and scores against them)."""
-    from sqlalchemy import delete, insert
+    from sqlalchemy import delete
 
     changed = sorted(outcome.changed_ids)
     if outcome.full:
@@ -415,6 +416,13 @@ def store_features(session: Session, outcome: MatchingOutcome) -> None:
     values = [[_json_safe(v) for v in rows[c].tolist()] if rows[c].dtype != object else rows[c].tolist()
               for c in rows.columns]
     columns = list(rows.columns)
+    with indexes_deferred(session, ("match_feature",)):  # emptied by a full run
+        _insert_features(session, columns, values)
+
+
+def _insert_features(session: Session, columns: list[str], values: list[list[Any]]) -> None:
+    from sqlalchemy import insert
+
     batch = []
     for row in zip(*values):
         feat = dict(zip(columns, row))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
@@ -24,7 +25,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import bindparam, case, delete, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from connectors import CONNECTORS, Connector, ConnectorError, StoredRecord, make_connector
+from connectors import CONNECTORS, Connector, ConnectorError, ConnectorWarning, StoredRecord, make_connector
 from mdm._typing import RejectedRow, SourceRecordIn
 from rules import standardise_record
 
@@ -32,6 +33,7 @@ from ..config import Config
 from ..errors import MdmError
 from ..store import Store
 from ..store import models as m
+from .pull_prefetch import CheckedStored, Prefetched, Prefetcher, StaleRead
 from .record_digest import Standardiser, content_hash, raw_hash, relations_of
 
 log = logging.getLogger(__name__)
@@ -184,6 +186,11 @@ class _SourcePull:
             return
         self.seen.add(sid)
         if isinstance(item, StoredRecord):
+            if isinstance(item, CheckedStored):
+                # A worker's verdict, against the hashes it read: it must hold in this transaction too.
+                known = self.existing.get(sid)
+                if known is None or known[2] or known[1] != item.checked_hash:
+                    raise StaleRead(sid)
             # is_stored said so just now (the record is not deleted and its payload hash is the stored one).
             self.seen_active += 1
             self.result.unchanged += 1
@@ -391,9 +398,25 @@ def _chunks(items: list, size: int) -> Iterable[list]:  # type: ignore[type-arg]
         yield items[i:i + size]
 
 
+def pull_sources(store: Store, config: Config, sources: list[dict[str, Any]],
+                 run_id: int | None = None) -> list[SourcePullResult]:
+    """Pull the sources in order, those already stored read ahead by workers (see pull_prefetch)."""
+    prefetcher = Prefetcher(store, sources, config.base_dir)
+    try:
+        return [pull_source(store, config, src, run_id, prefetched=prefetcher.take(src["name"]))
+                for src in sources]
+    finally:
+        prefetcher.close()
+
+
 def pull_source(store: Store, config: Config, source: dict[str, Any], run_id: int | None = None,
-                progress: Callable[[int], None] | None = None) -> SourcePullResult:
-    """Pull one source in one transaction; never raises for a source-level problem."""
+                progress: Callable[[int], None] | None = None,
+                prefetched: Prefetched | None = None) -> SourcePullResult:
+    """Pull one source in one transaction; never raises for a source-level problem.
+
+    ``prefetched``: the source as a worker read it (:mod:`pull_prefetch`), used
+    instead of reading it here unless the store changed in between.
+    """
     result = SourcePullResult(source=source["name"])
     started = time.monotonic()
     max_share = float(source.get("max_delete_share",
@@ -413,19 +436,28 @@ def pull_source(store: Store, config: Config, source: dict[str, Any], run_id: in
                 state = _SourcePull(s, system, run_id, result, connector, max_share, standardiser)
                 # Records stored with the same payload need not be mapped again by the connector.
                 connector.is_stored = state.is_stored
-                for n, item in enumerate(connector.read(watermark), 1):
+                items = connector.read(watermark) if prefetched is None else prefetched.items
+                for n, item in enumerate(items, 1):
                     state.add(item)
                     if progress and n % 1000 == 0:
                         progress(1000)
                 state.finish()
             finally:
                 standardiser.close()
+            if prefetched is not None:
+                connector.new_watermark = prefetched.new_watermark
+                for text in prefetched.warnings:
+                    warnings.warn(text, ConnectorWarning, stacklevel=2)
             if connector.new_watermark:
                 system.watermark = connector.new_watermark
             system.connector = source["connector"]
             # The pull's own time, the one its records carry (seen_whole_at relies on it).
             system.last_pulled_at = state.now
             result.watermark = system.watermark
+    except StaleRead:
+        # The store changed after the worker read it (nothing of this source was written): read it here.
+        log.info("source %r changed while read ahead; reading it again", source["name"])
+        return pull_source(store, config, source, run_id, progress)
     except PullRefused as exc:
         result.status, result.message = "refused", str(exc)
         _zero_counts(result)
@@ -460,7 +492,7 @@ def pull(store: Store, config: Config, only: str | None = None, run_id: int | No
             s.add(run)
             s.flush()
             run_id = run.id
-    report = PullReport([pull_source(store, config, src, run_id) for src in sources])
+    report = PullReport(pull_sources(store, config, sources, run_id))
     if own_run:
         with store.session() as s:
             s.execute(update(m.ReconciliationRun).where(m.ReconciliationRun.id == run_id).values(

@@ -30,7 +30,7 @@ from ..store import models as m
 from . import match_cache
 from .golden import apply_matching, lock_golden_writes
 from .matching import MatchingOutcome, run_matching
-from .pull import pull_source
+from .pull import pull_sources
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool
         report: dict[str, Any] = {"run_id": run_id, "started_at": run.started_at.isoformat(), "stages": {}}
         try:
             t = time.monotonic()
-            sources = [pull_source(store, config, src, run_id) for src in config.sources]
+            sources = pull_sources(store, config, config.sources, run_id)
             report["sources"] = [r.as_dict() for r in sources]
             report["stages"]["pull"] = round(time.monotonic() - t, 3)
             stage_done("pull", {"sources": sources})

@@ -24,7 +24,7 @@ from rules.survivorship import load_survivorship, survive
 
 from ..store import Store
 from ..store import models as m
-from .match_inputs import url_for_workers
+from ..store.db import url_for_workers
 
 #: One golden record to compute: (cluster key, its record ids, the steward's overrides or None).
 Job = tuple[int, list[int], dict[str, Any] | None]

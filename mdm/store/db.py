@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_CACHE_KIB = 65536
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -29,6 +30,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # SQLite's default page cache is 2 MB. A reconciliation inserts millions of index entries in
+    # random key order (identifiers, features, links, history); with 64 MB they mostly find their
+    # page in the cache: inserting 400,000 feature rows with their 7 indexes took 10 s instead of 21.
+    # Allocated as used, per connection.
+    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cur.close()
 
 
@@ -101,6 +107,14 @@ def make_engine(url: str, *, liveness: Liveness = "query", **kw) -> Engine:  # t
         event.listen(engine, "checkout", _server_hung_up)
         return engine
     return create_engine(url, pool_pre_ping=True, **kw)
+
+
+def url_for_workers(engine: Engine) -> str | None:
+    """The database URL for another process, or None when no other process can open it."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return None  # a private in-memory database
+    return url.render_as_string(hide_password=False)
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:

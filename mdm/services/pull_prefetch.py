@@ -1,0 +1,170 @@
+"""Reading sources that are already stored on other cores, while the pull writes.
+
+A nightly pull reads every row of every export to find the 1 % that changed.
+That reading (parsing, a connector's checks, hashing each payload) was half of
+a nightly run, one source after another on one core, while the writing was a
+few seconds. So when sources already hold many records (``MDM_PULL_PREFETCH_AFTER``,
+default 20,000 stored records), each such source is read by a spawned worker
+process as soon as the pull starts (``MDM_PULL_READERS`` at a time, default the
+number of cores, at most 4). A worker loads the source's stored payload hashes,
+runs the connector with ``is_stored`` against them, and sends back what the
+pull needs: every new, changed or rejected item in full, and for an unchanged
+record its source id and the hash it was found equal to (:class:`CheckedStored`).
+The pull then applies the sources in their configured order, each in its own
+transaction, exactly as if it had read them itself; while it writes one source
+the workers read the next.
+
+Nothing here can make a pull wrong, only slower:
+
+* the pull checks every "unchanged" verdict against the hashes it reads in its
+  own transaction; if one differs (the store changed in between, e.g. a record
+  stored by match-on-entry), :class:`StaleRead` makes it read that source again
+  in process;
+* a worker that fails in any way, a connector error included, makes the pull
+  read that source in process, which then reports the failure as it always does;
+* an in-memory database (no other process can open it) or a machine with one
+  core reads everything in process.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import warnings
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.pool import NullPool
+
+from connectors import make_connector
+from connectors.base import ConnectorWarning, StoredRecord
+from mdm._typing import RejectedRow, SourceRecordIn
+
+from ..store import Store
+from ..store import models as m
+from ..store.db import make_engine, url_for_workers
+from .record_digest import raw_hash
+
+log = logging.getLogger(__name__)
+
+
+class StaleRead(Exception):
+    """A worker's "unchanged" verdict no longer holds in the pull's transaction."""
+
+
+@dataclass
+class CheckedStored(StoredRecord):
+    """A :class:`StoredRecord` found by a worker, with the stored hash it was found equal to.
+
+    ``raw`` is None unless the worker saw the source id before (only a
+    duplicate's payload is ever needed again: it is quarantined).
+    """
+
+    checked_hash: str = ""
+
+
+@dataclass
+class Prefetched:
+    """One source as a worker read it: the connector's items in order, its watermark and warnings."""
+
+    items: list[SourceRecordIn | StoredRecord | RejectedRow]
+    new_watermark: str | None
+    warnings: list[str]
+
+
+def prefetch_threshold() -> int:
+    return int(os.environ.get("MDM_PULL_PREFETCH_AFTER", "20000"))
+
+
+def reader_count() -> int:
+    configured = os.environ.get("MDM_PULL_READERS")
+    if configured is not None:
+        return max(0, int(configured))
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(4, cores)
+
+
+def read_source(url: str, source: dict[str, Any], base_dir: str, system_id: int,
+                watermark: str | None) -> Prefetched:
+    """In the worker: the source's items, unchanged records checked against the stored hashes."""
+    engine = make_engine(url, poolclass=NullPool)
+    SR = m.SourceRecord
+    try:
+        with engine.connect() as conn:
+            known: dict[str, str | None] = dict(conn.execute(
+                select(SR.source_id, SR.raw_hash)
+                .where(SR.source_system_id == system_id, SR.deleted_at.is_(None))).all())
+    finally:
+        engine.dispose()
+    connector = make_connector(source["name"], source, Path(base_dir))
+
+    def is_stored(source_id: str, raw: Any) -> bool:
+        stored = known.get(source_id)
+        return stored is not None and stored == raw_hash(raw)
+
+    connector.is_stored = is_stored
+    if connector.full_export:
+        watermark = None
+    items: list[SourceRecordIn | StoredRecord | RejectedRow] = []
+    seen: set[str] = set()
+    with warnings.catch_warnings():
+        # Collected in connector.warnings; the pull issues them again in its own process.
+        warnings.simplefilter("ignore", ConnectorWarning)
+        for item in connector.read(watermark):
+            if isinstance(item, StoredRecord):
+                sid = item.source_id
+                item = CheckedStored(sid, item.raw if sid in seen else None, item.row_ref, item.updated_at,
+                                     known[sid] or "")
+            if not isinstance(item, RejectedRow):
+                seen.add(item.source_id)
+            items.append(item)
+    return Prefetched(items, connector.new_watermark, list(connector.warnings))
+
+
+class Prefetcher:
+    """Workers reading the stored sources of one pull; :meth:`take` hands over one source's read."""
+
+    def __init__(self, store: Store, sources: list[dict[str, Any]], base_dir: Path) -> None:
+        self.futures: dict[str, Future[Prefetched]] = {}
+        self.pool: ProcessPoolExecutor | None = None
+        readers, url = reader_count(), url_for_workers(store.engine)
+        if readers == 0 or url is None or len(sources) < 2:
+            return  # one source alone: nothing to do meanwhile
+        SR = m.SourceRecord
+        with store.session() as s:
+            systems = {name: (sid, watermark) for sid, name, watermark in s.execute(
+                select(m.SourceSystem.id, m.SourceSystem.name, m.SourceSystem.watermark))}
+            stored = dict(s.execute(select(SR.source_system_id, func.count()).where(SR.deleted_at.is_(None))
+                                    .group_by(SR.source_system_id)).all())
+        wanted = [src for src in sources if src["name"] in systems
+                  and stored.get(systems[src["name"]][0], 0) >= prefetch_threshold()]
+        if not wanted:
+            return
+        # Spawned, not forked: the parent holds database connections.
+        self.pool = ProcessPoolExecutor(min(readers, len(wanted)), mp_context=multiprocessing.get_context("spawn"))
+        for src in wanted:
+            system_id, watermark = systems[src["name"]]
+            self.futures[src["name"]] = self.pool.submit(read_source, url, dict(src), str(base_dir), system_id,
+                                                         watermark)
+        log.info("reading %d stored source(s) on %d worker process(es)", len(wanted), min(readers, len(wanted)))
+
+    def take(self, name: str) -> Prefetched | None:
+        """The worker's read of source ``name``, or None: read it in process."""
+        future = self.futures.pop(name, None)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception as exc:  # noqa: BLE001 - any failure: the pull reads the source itself
+            log.info("source %r is read in process (its worker failed: %s)", name, exc.__class__.__name__)
+            return None
+
+    def close(self) -> None:
+        for future in self.futures.values():
+            future.cancel()
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
