@@ -149,3 +149,61 @@ def test_an_in_memory_store_or_one_core_reads_in_process(monkeypatch):
     store = Store("sqlite://")
     store.upgrade()
     assert pull_prefetch.Prefetcher(store, [{"name": "x"}], Path(".")).pool is None
+
+
+def _library_read_ahead(store: Store, cfg):  # type: ignore[no-untyped-def]
+    """What a worker would send for the library, read here in process (it is a plain function)."""
+    with store.session() as s:
+        system = s.scalars(select(m.SourceSystem).where(m.SourceSystem.name == "library")).one()
+        expect = (system.last_pulled_at, system.watermark)
+    ahead = pull_prefetch.read_source(str(store.engine.url), dict(cfg.source("library")), str(cfg.base_dir),
+                                      system.id, system.watermark)
+    ahead.expect = expect
+    return ahead
+
+
+def test_a_source_pulled_by_someone_else_after_the_worker_read_is_read_again(demo, tmp_path, monkeypatch):
+    store, _ = _two_pulls(demo, tmp_path / "s.sqlite", "0", monkeypatch)
+    cfg = load_config(demo / "mdm.toml")
+    ahead = _library_read_ahead(store, cfg)
+    # Meanwhile an `mdm pull` of the library takes a newer export: a patron gone, one renamed.
+    path = demo / "library" / "patrons.csv"
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    gone, renamed = rows.pop(4), rows[5]
+    renamed["surname"] = "Myöhäinen"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    assert pull_source(store, cfg, cfg.source("library")).status == "ok"
+    before = _state(store)
+    # The read-ahead of the older export must not be applied over it.
+    result = pull_source(store, cfg, cfg.source("library"), prefetched=ahead)
+    assert (result.status, result.changed, result.deleted) == ("ok", 0, 0)
+    assert _state(store)[0] == before[0]
+    with store.session() as s:
+        alive = s.scalar(select(m.SourceRecord.deleted_at.is_(None)).where(
+            m.SourceRecord.source_id == gone["borrowernumber"]))
+    assert alive is False
+
+
+def test_a_source_with_too_many_changes_is_streamed_in_process(demo, tmp_path, monkeypatch):
+    store, _ = _two_pulls(demo, tmp_path / "s.sqlite", "0", monkeypatch)
+    cfg = load_config(demo / "mdm.toml")
+    _edit_day(demo)
+    monkeypatch.setenv("MDM_PULL_PREFETCH_MAX_CHANGED", "1")  # the day has two new or changed patrons
+    ahead = _library_read_ahead(store, cfg)
+    assert ahead.items is None
+    monkeypatch.setenv("MDM_PULL_PREFETCH_MAX_CHANGED", "2")
+    assert _library_read_ahead(store, cfg).items is not None
+
+
+def test_a_read_ahead_that_cannot_start_leaves_the_pull_to_read_everything(demo, tmp_path, monkeypatch):
+    store, first = _two_pulls(demo, tmp_path / "s.sqlite", "0", monkeypatch)
+    monkeypatch.setenv("MDM_PULL_PREFETCH_AFTER", "not a number")
+    monkeypatch.setenv("MDM_PULL_READERS", "2")
+    prefetcher = pull_prefetch.Prefetcher(store, load_config(demo / "mdm.toml").sources, demo)
+    assert prefetcher.pool is None and not prefetcher.futures
+    report = pull(store, load_config(demo / "mdm.toml"))
+    assert [(r.status, r.unchanged) for r in report.sources] == [("ok", r.read) for r in first.sources]

@@ -28,8 +28,10 @@ def masked_attribute(attr: str, value: Any) -> Any:
 class EventRecorder:
     """Collects history rows and outbox events of one run or steward action; flushes in bulk."""
 
-    def __init__(self, session: Session, run_id: int | None, actor: str) -> None:
+    def __init__(self, session: Session, run_id: int | None, actor: str, *, bulk: bool = False) -> None:
         self.session = session
+        #: A reconciliation's many rows: on a first run, insert them with the indexes deferred.
+        self.bulk = bulk
         self.run_id = run_id
         self.actor = actor
         self.rows: list[dict[str, Any]] = []
@@ -44,7 +46,10 @@ class EventRecorder:
         if not self.rows:
             return
         now = m.utcnow()
-        with indexes_deferred(self.session, ("golden_history", "change_event")):  # a first run: empty
+        if self.bulk:
+            with indexes_deferred(self.session, ("golden_history", "change_event")):  # a first run: empty
+                self._insert(now)
+        else:
             self._insert(now)
         self.count += len(self.rows)
         self.rows = []

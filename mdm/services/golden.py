@@ -195,7 +195,7 @@ def _best_edges(outcome: MatchingOutcome) -> dict[int, tuple[str, float | None, 
 def apply_matching(session: Session, outcome: MatchingOutcome, run_id: int | None,
                    actor: str = "reconcile") -> GoldenReport:
     report = GoldenReport()
-    events = EventRecorder(session, run_id, actor)
+    events = EventRecorder(session, run_id, actor, bulk=True)
     now = m.utcnow()
 
     scope = outcome.scope

@@ -431,12 +431,18 @@ def pull_source(store: Store, config: Config, source: dict[str, Any], run_id: in
                 s.flush()
             connector = make_connector(source["name"], source, config.base_dir)
             watermark = None if connector.full_export else system.watermark
+            if prefetched is not None:
+                if (system.last_pulled_at, system.watermark) != prefetched.expect:
+                    raise StaleRead(source["name"])  # pulled by someone else since the worker began
+                for text in prefetched.warnings:  # when a read in process would have issued them
+                    warnings.warn(text, ConnectorWarning, stacklevel=2)
             standardiser = Standardiser()
             try:
                 state = _SourcePull(s, system, run_id, result, connector, max_share, standardiser)
                 # Records stored with the same payload need not be mapped again by the connector.
                 connector.is_stored = state.is_stored
-                items = connector.read(watermark) if prefetched is None else prefetched.items
+                items = connector.read(watermark) if prefetched is None or prefetched.items is None \
+                    else prefetched.items
                 for n, item in enumerate(items, 1):
                     state.add(item)
                     if progress and n % 1000 == 0:
@@ -446,8 +452,6 @@ def pull_source(store: Store, config: Config, source: dict[str, Any], run_id: in
                 standardiser.close()
             if prefetched is not None:
                 connector.new_watermark = prefetched.new_watermark
-                for text in prefetched.warnings:
-                    warnings.warn(text, ConnectorWarning, stacklevel=2)
             if connector.new_watermark:
                 system.watermark = connector.new_watermark
             system.connector = source["connector"]

@@ -17,11 +17,16 @@ the workers read the next.
 Nothing here can make a pull wrong, only slower:
 
 * the pull checks every "unchanged" verdict against the hashes it reads in its
-  own transaction; if one differs (the store changed in between, e.g. a record
-  stored by match-on-entry), :class:`StaleRead` makes it read that source again
-  in process;
-* a worker that fails in any way, a connector error included, makes the pull
-  read that source in process, which then reports the failure as it always does;
+  own transaction, and that the source was not pulled since the worker began
+  (its last pull time and watermark); if either differs (a record stored by
+  match-on-entry, an ``mdm pull`` meanwhile), :class:`StaleRead` makes it read
+  that source again in process;
+* a source with more than ``MDM_PULL_PREFETCH_MAX_CHANGED`` (default 50,000)
+  new, changed or rejected items is not held in memory: the worker gives up and
+  the pull streams it in process, as always;
+* a worker that fails in any way, a connector error included, or a read-ahead
+  that cannot start, makes the pull read that source in process, which then
+  reports any failure as it always does;
 * an in-memory database (no other process can open it) or a machine with one
   core reads everything in process.
 """
@@ -68,15 +73,26 @@ class CheckedStored(StoredRecord):
 
 @dataclass
 class Prefetched:
-    """One source as a worker read it: the connector's items in order, its watermark and warnings."""
+    """One source as a worker read it: the connector's items in order, its watermark and warnings.
 
-    items: list[SourceRecordIn | StoredRecord | RejectedRow]
+    ``items`` None: the worker gave up (too many changed records to hold). ``expect``: the
+    source's (last pull time, watermark) when the read started, set by the pull's process; the
+    read is used only if the source is still so in the pull's transaction.
+    """
+
+    items: list[SourceRecordIn | StoredRecord | RejectedRow] | None
     new_watermark: str | None
     warnings: list[str]
+    expect: tuple[Any, str | None] | None = None
 
 
 def prefetch_threshold() -> int:
     return int(os.environ.get("MDM_PULL_PREFETCH_AFTER", "20000"))
+
+
+def max_full_items() -> int:
+    """Changed, new and rejected items a worker sends at most (``MDM_PULL_PREFETCH_MAX_CHANGED``)."""
+    return int(os.environ.get("MDM_PULL_PREFETCH_MAX_CHANGED", "50000"))
 
 
 def reader_count() -> int:
@@ -110,14 +126,23 @@ def read_source(url: str, source: dict[str, Any], base_dir: str, system_id: int,
         watermark = None
     items: list[SourceRecordIn | StoredRecord | RejectedRow] = []
     seen: set[str] = set()
+    full_items, most = 0, max_full_items()
     with warnings.catch_warnings():
         # Collected in connector.warnings; the pull issues them again in its own process.
         warnings.simplefilter("ignore", ConnectorWarning)
         for item in connector.read(watermark):
             if isinstance(item, StoredRecord):
                 sid = item.source_id
-                item = CheckedStored(sid, item.raw if sid in seen else None, item.row_ref, item.updated_at,
-                                     known[sid] or "")
+                if sid in seen:  # a duplicate (connectors drop them): the pull quarantines it whole
+                    item = CheckedStored(sid, item.raw, item.row_ref, item.updated_at, known[sid] or "")
+                else:  # all the pull needs of an unchanged record: which one, and what was compared
+                    item = CheckedStored(sid, None, None, None, known[sid] or "")
+            else:
+                full_items += 1
+                if full_items > most:
+                    # Mostly changed (a new export format?): holding it all here and in the pull
+                    # would take the memory that reading it as a stream does not.
+                    return Prefetched(None, None, [])
             if not isinstance(item, RejectedRow):
                 seen.add(item.source_id)
             items.append(item)
@@ -129,14 +154,22 @@ class Prefetcher:
 
     def __init__(self, store: Store, sources: list[dict[str, Any]], base_dir: Path) -> None:
         self.futures: dict[str, Future[Prefetched]] = {}
+        self.expect: dict[str, tuple[Any, str | None]] = {}
         self.pool: ProcessPoolExecutor | None = None
+        try:
+            self._start(store, sources, base_dir)
+        except Exception as exc:  # noqa: BLE001 - reading ahead is an optimisation: never a reason to fail
+            log.info("sources are read in process (%s starting the read-ahead)", exc.__class__.__name__)
+            self.close()
+
+    def _start(self, store: Store, sources: list[dict[str, Any]], base_dir: Path) -> None:
         readers, url = reader_count(), url_for_workers(store.engine)
         if readers == 0 or url is None or len(sources) < 2:
             return  # one source alone: nothing to do meanwhile
-        SR = m.SourceRecord
+        SR, SS = m.SourceRecord, m.SourceSystem
         with store.session() as s:
-            systems = {name: (sid, watermark) for sid, name, watermark in s.execute(
-                select(m.SourceSystem.id, m.SourceSystem.name, m.SourceSystem.watermark))}
+            systems = {name: (sid, pulled, watermark) for sid, name, pulled, watermark in s.execute(
+                select(SS.id, SS.name, SS.last_pulled_at, SS.watermark))}
             stored = dict(s.execute(select(SR.source_system_id, func.count()).where(SR.deleted_at.is_(None))
                                     .group_by(SR.source_system_id)).all())
         wanted = [src for src in sources if src["name"] in systems
@@ -146,7 +179,8 @@ class Prefetcher:
         # Spawned, not forked: the parent holds database connections.
         self.pool = ProcessPoolExecutor(min(readers, len(wanted)), mp_context=multiprocessing.get_context("spawn"))
         for src in wanted:
-            system_id, watermark = systems[src["name"]]
+            system_id, pulled, watermark = systems[src["name"]]
+            self.expect[src["name"]] = (pulled, watermark)
             self.futures[src["name"]] = self.pool.submit(read_source, url, dict(src), str(base_dir), system_id,
                                                          watermark)
         log.info("reading %d stored source(s) on %d worker process(es)", len(wanted), min(readers, len(wanted)))
@@ -157,10 +191,16 @@ class Prefetcher:
         if future is None:
             return None
         try:
-            return future.result()
+            result = future.result()
         except Exception as exc:  # noqa: BLE001 - any failure: the pull reads the source itself
             log.info("source %r is read in process (its worker failed: %s)", name, exc.__class__.__name__)
+            result = None
+        if not self.futures:
+            self.close()  # nothing left to read: the workers go now, not after the last source
+        if result is None or result.items is None:
             return None
+        result.expect = self.expect[name]
+        return result
 
     def close(self) -> None:
         for future in self.futures.values():

@@ -40,18 +40,19 @@ def indexes_deferred(session: Session, tables: Iterable[str]) -> Iterator[list[s
     for table in tables:
         if conn.exec_driver_sql(f'SELECT EXISTS (SELECT 1 FROM "{table}")').scalar():
             continue
+        # Unique indexes stay: they check the rows as they come.
         saved += conn.exec_driver_sql(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL "
-            "ORDER BY name", (table,)).all()
-    for name, _sql in saved:
-        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+            "AND upper(sql) NOT LIKE 'CREATE UNIQUE%' ORDER BY name", (table,)).all()
     try:
+        for name, _sql in saved:
+            conn.exec_driver_sql(f'DROP INDEX "{name}"')
         yield [name for name, _sql in saved]
     except BaseException:
-        # The transaction is being lost anyway; put the indexes back if the connection still can.
-        with suppress(Exception):
-            for _name, sql in saved:
-                conn.exec_driver_sql(sql)
+        # The transaction is being lost anyway; put back what was dropped if the connection still can.
+        for _name, sql in saved:
+            with suppress(Exception):
+                conn.exec_driver_sql(sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
         raise
     for _name, sql in saved:
         conn.exec_driver_sql(sql)

@@ -1,6 +1,7 @@
 """Engine creation and schema migrations for SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import functools
 import json
 import select
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_CACHE_KIB = 65536
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn, _record, cache_kib: int = 0) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
     # WAL lets the API read while a reconciliation writes; foreign keys are off by default.
     cur.execute("PRAGMA journal_mode=WAL")
@@ -33,8 +34,9 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     # SQLite's default page cache is 2 MB. A reconciliation inserts millions of index entries in
     # random key order (identifiers, features, links, history); with 64 MB they mostly find their
     # page in the cache: inserting 400,000 feature rows with their 7 indexes took 10 s instead of 21.
-    # Allocated as used, per connection.
-    cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+    # Allocated as used, per connection; the web app, with a pool of connections that only
+    # look things up, asks for less (``Store(sqlite_cache_kib=...)``).
+    cur.execute(f"PRAGMA cache_size=-{int(cache_kib or SQLITE_CACHE_KIB)}")
     cur.close()
 
 
@@ -81,7 +83,8 @@ def json_value(text: str | bytes) -> Any:
         return json.loads(text)
 
 
-def make_engine(url: str, *, liveness: Liveness = "query", **kw) -> Engine:  # type: ignore[no-untyped-def]
+def make_engine(url: str, *, liveness: Liveness = "query", sqlite_cache_kib: int = 0,  # type: ignore[no-untyped-def]
+                **kw) -> Engine:
     """An engine for ``url``; on PostgreSQL, pooled connections are checked at checkout.
 
     ``liveness="query"``: a ``SELECT 1`` round trip (SQLAlchemy's pre-ping);
@@ -97,7 +100,7 @@ def make_engine(url: str, *, liveness: Liveness = "query", **kw) -> Engine:  # t
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kw)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, cache_kib=sqlite_cache_kib))
         return engine
     if parsed.drivername == "postgresql":
         # psycopg 3 is the driver we depend on; plain postgresql:// means it.
@@ -127,10 +130,11 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 class Store:
     """One database: engine, sessions and migrations."""
 
-    def __init__(self, url: str, *, liveness: Liveness = "query") -> None:
+    def __init__(self, url: str, *, liveness: Liveness = "query", sqlite_cache_kib: int = 0) -> None:
         self.url = url
         self.liveness: Liveness = liveness
-        self.engine = make_engine(url, liveness=liveness)
+        self.sqlite_cache_kib = sqlite_cache_kib
+        self.engine = make_engine(url, liveness=liveness, sqlite_cache_kib=sqlite_cache_kib)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._autocommit_engine: Engine | None = None
 
@@ -146,7 +150,7 @@ class Store:
         if self._autocommit_engine is None:
             # No transaction is ever left open here, so nothing to roll back on return.
             self._autocommit_engine = make_engine(self.url, liveness=self.liveness, isolation_level="AUTOCOMMIT",
-                                                  pool_reset_on_return=None)
+                                                  pool_reset_on_return=None, sqlite_cache_kib=self.sqlite_cache_kib)
         return self._autocommit_engine
 
     @property
