@@ -101,10 +101,9 @@ def test_a_store_changed_after_the_worker_read_is_read_again_in_process(demo, tm
     store.upgrade()
     pull(store, cfg)
     source = cfg.source("library")
+    ahead = _library_read_ahead(store, cfg)
     with store.session() as s:
         system_id = s.scalar(select(m.SourceSystem.id).where(m.SourceSystem.name == "library"))
-    # What a worker would send (run here in process: it is a plain function).
-    ahead = pull_prefetch.read_source(str(store.engine.url), dict(source), str(cfg.base_dir), system_id, None)
     assert sum(isinstance(i, pull_prefetch.CheckedStored) for i in ahead.items) == len(ahead.items) > 100
     # Meanwhile the store changes: one record's stored payload is no longer the export's.
     victim = ahead.items[5].source_id
@@ -112,8 +111,12 @@ def test_a_store_changed_after_the_worker_read_is_read_again_in_process(demo, tm
         s.execute(update(m.SourceRecord).where(m.SourceRecord.source_id == victim,
                                                m.SourceRecord.source_system_id == system_id)
                   .values(raw_hash="0" * 32))
+    applied = []
+    monkeypatch.setattr(pull_prefetch.StaleRead, "__init__",
+                        lambda self, *a: (applied.append(a), Exception.__init__(self, *a))[1])
     result = pull_source(store, cfg, source, prefetched=ahead)
     assert result.status == "ok"
+    assert applied == [(victim,)]  # found by the check of the worker's verdict, not by the source's stamp
     # Read again in process: the victim's payload differed from the stored hash, was standardised
     # again, found the same in content, and its hash put right (without the check it would stay wrong).
     assert (result.read, result.unchanged, result.changed) == (len(ahead.items), len(ahead.items), 0)
