@@ -32,7 +32,8 @@ from typing import IO, Any, Callable, Iterator, Sequence, TypeVar
 
 from mdm._typing import RejectedRow, SourceRecordIn
 
-from .base import Connector, ConnectorError, StoredRecord, WatermarkTracker
+from .base import Connector, ConnectorError, StoredRecord, WatermarkTracker, memo_records
+from .line_memo import LineMemo
 
 T = TypeVar("T")
 Opener = Callable[[], IO[bytes]]
@@ -161,6 +162,18 @@ class _Record:
     raw: str
     fields: list[str] | None
     error: str | None
+    #: What the line memo knew of the line (then it was not split): its source id in the first
+    #: pass, its stored records in the second.
+    known: Any = None
+
+
+@dataclass
+class KnownRow:
+    """A row the line memo recognised: every record it made last time is stored as it made it."""
+
+    line: int
+    ref: str
+    records: list[tuple[str, datetime | None]]  # (source id, updated at)
 
 
 class CsvFile:
@@ -186,6 +199,14 @@ class CsvFile:
         self.header: list[str] = []
         self._id_index: int | None = None
         self._keep: dict[str, int] = {}
+        self.memo: LineMemo | None = None
+        self.memo_context = b""
+        self._hooks: tuple[Callable[[int, str], Any], Callable[[int, str], Any]] | None = None
+        self._memo_scope: tuple[str, dict[str, Any]] = ("", {})
+
+    def use_memo(self, memo: LineMemo, kind: str, options: dict[str, Any]) -> None:
+        """Recognise quote-free lines the memo knows without splitting them (see connectors/line_memo.py)."""
+        self.memo, self._memo_scope = memo, (kind, options)
 
     # -- parsing --------------------------------------------------------------
     def _parse(self, texts: list[str]) -> tuple[list[str] | None, str | None]:
@@ -206,8 +227,14 @@ class CsvFile:
             return None
         return body.split(self.delimiter) if body else []
 
-    def _records(self, lines: Iterator[tuple[int, str]]) -> Iterator[_Record]:
-        """Assemble physical lines into CSV records (quoted fields may span lines)."""
+    def _records(self, lines: Iterator[tuple[int, str]],
+                 known: Callable[[int, str], Any] | None = None) -> Iterator[_Record]:
+        """Assemble physical lines into CSV records (quoted fields may span lines).
+
+        ``known(line number, text)``: asked, once the header is read, of each
+        quote-free line (which is a whole record); what it answers other than
+        None goes into the record instead of the fields.
+        """
         pending: deque[tuple[int, str]] = deque()
 
         def take() -> tuple[int, str] | None:
@@ -216,6 +243,12 @@ class CsvFile:
         while (first := take()) is not None:
             quotes = first[1].count('"')
             if not quotes:
+                if known is not None and self.header:
+                    raw = first[1].rstrip("\r\n")
+                    answer = known(first[0], raw)
+                    if answer is not None:
+                        yield _Record(first[0], raw, None, None, answer)
+                        continue
                 split = self._split(first[1])
                 if split is not None:
                     yield _Record(first[0], first[1].rstrip("\r\n"), split, None)
@@ -281,21 +314,59 @@ class CsvFile:
         return source_id, None
 
     # -- the two passes -------------------------------------------------------
+    def _memo_hooks(self) -> tuple[Callable[[int, str], Any], Callable[[int, str], Any]] | None:
+        """(first pass, second pass) questions to the line memo about a quote-free line."""
+        memo = self.memo
+        if memo is None:
+            return None
+        key = memo.key
+
+        # The first pass's digests of known lines, for the second pass: with Python's hash of the
+        # text, which says (far cheaper than a digest) whether the line is still the same text.
+        keys: dict[int, tuple[int, bytes]] = {}
+
+        def first(number: int, raw: str) -> str | None:
+            # The id the line's record had (the id column's value, as _classify takes it).
+            line_key = key(self.memo_context, raw)
+            source_id = memo.first_id(line_key)
+            if source_id is not None:
+                keys[number] = (hash(raw), line_key)
+            return source_id
+
+        def second(number: int, raw: str) -> list[tuple[str, datetime | None]] | None:
+            known = keys.pop(number, None)
+            if known is None or known[0] != hash(raw):
+                return None  # not known, or the file changed between the passes
+            line_key = known[1]
+            source_id = memo.first_id(line_key)
+            if source_id is None or self._keep.get(source_id) != number:
+                return None  # a duplicate, to be rejected as such
+            return memo.unchanged(line_key)
+
+        return first, second
+
     def _first_pass(self, lines: Iterator[tuple[int, str]]) -> None:
         self.header, self._keep = [], {}
-        records = self._records(lines)
+        hooks = self._hooks
+        records = self._records(lines, hooks[0] if hooks else None)
         self._read_header(records)
+        if self.memo is not None:
+            self.memo_context = self.memo.context(*self._memo_scope, self.header)
         keep: dict[str, int] = {}
         for rec in records:
+            if rec.known is not None:
+                keep[rec.known] = rec.line
+                continue
             source_id, reason = self._classify(rec)
             if source_id:
                 keep[source_id] = rec.line  # later rows overwrite: the last occurrence wins
         self._keep = keep
 
-    def rows(self) -> Iterator[CsvRow | RejectedRow]:
-        """Yield well-formed rows and rejected rows, in file order."""
+    def rows(self) -> Iterator[CsvRow | RejectedRow | KnownRow]:
+        """Yield well-formed rows and rejected rows, in file order (and, with a memo, known rows)."""
+        hooks = self._hooks = self._memo_hooks()
         self.text.scan(self._first_pass)
-        records = self._records(self.text.checked_lines())
+        records = self._records(self.text.checked_lines(), hooks[1] if hooks else None)
         header, self.header = self.header, []
         for rec in records:  # skip to the header again (the same leading blank lines)
             if rec.fields is not None and any(f.strip() for f in rec.fields):
@@ -303,6 +374,9 @@ class CsvFile:
         self.header = header
         for rec in records:
             ref = f"{self.name}:{rec.line}"
+            if rec.known is not None:
+                yield KnownRow(rec.line, ref, rec.known)
+                continue
             source_id, reason = self._classify(rec)
             if reason:
                 yield RejectedRow(row_ref=ref, reason=reason, raw=rec.raw)
@@ -350,17 +424,37 @@ class SingleCsvConnector(Connector):
                            id_column=self.csv_id_column(), make_error=self.error, warn=self.warn)
         tracker = WatermarkTracker(watermark)
         is_stored = self.is_stored
+        # Only a connector that tells a row's identity takes stored records as they are.
+        memo = self.line_memo if is_stored is not None and type(self).identity is not SingleCsvConnector.identity \
+            else None
+        if memo is not None:
+            csv_file.use_memo(memo, self.kind, self.options)
         for item in csv_file.rows():
             if isinstance(item, RejectedRow):
                 yield item
                 continue
+            if isinstance(item, KnownRow):
+                yield from memo_records(item.records, item.ref, tracker)
+                continue
+            line_key = b""
+            if memo is not None:
+                # A record over several lines (quoted line breaks) is looked up here, whole.
+                line_key = memo.key(csv_file.memo_context, item.raw)
+                hit = memo.unchanged(line_key)
+                if hit is not None:
+                    yield from memo_records(hit, item.ref, tracker)
+                    continue
             if is_stored is not None:
                 key = self.identity(item)
                 if key is not None and is_stored(key[0], key[1]):
+                    if memo is not None:
+                        memo.learn(line_key, [key])
                     tracker.see(key[2])
                     yield StoredRecord(key[0], key[1], item.ref, key[2])
                     continue
             record = self.to_record(item)
+            if memo is not None:
+                memo.learn(line_key, [(record.source_id, record.raw, record.updated_at)])
             tracker.see(record.updated_at)
             yield record
         self.new_watermark = tracker.result()

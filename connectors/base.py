@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 from mdm._typing import IdentifierIn, RejectedRow, Sex, SourceRecordIn
 from mdm.errors import MdmError
 
+from .line_memo import LineMemo
+
 __all__ = [
     "CONNECTORS", "Connector", "ConnectorError", "ConnectorWarning", "StoredRecord", "make_connector",
     "clean", "map_sex", "parse_datetime", "parse_date", "add_identifier", "utc_key", "WatermarkTracker",
@@ -102,6 +104,9 @@ class Connector(abc.ABC):
         self.new_watermark: str | None = None
         self.warnings: list[str] = []
         self.is_stored: Callable[[str, Any], bool] | None = None
+        #: Set with ``is_stored`` by a caller that keeps one (see connectors/line_memo.py): file
+        #: connectors then skip parsing lines that made stored records last time.
+        self.line_memo: LineMemo | None = None
         self._check_no_literal_secrets()
 
     @abc.abstractmethod
@@ -268,6 +273,15 @@ class WatermarkTracker:
         if prev is not None and utc_key(prev) >= utc_key(self._best):
             return self.previous
         return self._best.isoformat()
+
+
+def memo_records(hit: list[tuple[str, datetime | None]], ref: str, tracker: WatermarkTracker) -> list[StoredRecord]:
+    """The stored records a line memo hit stands for (see line_memo.py); their update times are seen."""
+    out = []
+    for source_id, updated in hit:
+        tracker.see(updated)
+        out.append(StoredRecord(source_id, None, ref, updated))
+    return out
 
 
 class SeenIds:

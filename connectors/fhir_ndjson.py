@@ -16,7 +16,7 @@ import orjson
 from mdm._typing import RejectedRow, SourceRecordIn
 
 from ._csv import TextFile
-from .base import Connector, StoredRecord, WatermarkTracker
+from .base import Connector, StoredRecord, WatermarkTracker, memo_records
 from .fhir import MalformedResource, check_patient, patient_records
 
 
@@ -55,10 +55,26 @@ class FhirNdjsonConnector(Connector):
         path = self.path_option()
         text = TextFile(path.name, lambda: path.open("rb"), self.options, self.error, self.warn)
 
+        memo = self.line_memo if self.is_stored is not None else None
+        context = memo.context(self.kind, self.options) if memo is not None else b""
+
+        # Digests of the lines the memo knows, with Python's hash of the text: the second pass
+        # checks that the line is still the same text (cheaper than a digest) and reuses the digest.
+        known_lines: dict[int, tuple[int, bytes]] = {}
+
         def last_lines(lines: Iterator[tuple[int, str]]) -> dict[str, int]:
             keep: dict[str, int] = {}
             for number, line in lines:
                 if line.strip():
+                    if memo is not None:
+                        # A line read before made a Patient with this id: no need to parse it for that.
+                        text = line.rstrip("\r\n")
+                        line_key = memo.key(context, text)
+                        pid = memo.first_id(line_key)
+                        if pid is not None:
+                            known_lines[number] = (hash(text), line_key)
+                            keep[pid] = number
+                            continue
                     resource, reason = _parse(line)
                     if reason is None:
                         keep[resource["id"].strip()] = number  # later lines overwrite: the last wins
@@ -70,6 +86,14 @@ class FhirNdjsonConnector(Connector):
             if not line.strip():
                 continue
             ref, raw = f"{path.name}:{number}", line.rstrip("\r\n")
+            line_key = b""
+            if memo is not None:
+                known = known_lines.pop(number, None)
+                line_key = known[1] if known is not None and known[0] == hash(raw) else memo.key(context, raw)
+                hit = memo.unchanged(line_key)
+                if hit is not None and keep.get(hit[0][0], number) == number:
+                    yield from memo_records(hit, ref, tracker)
+                    continue
             resource, reason = _parse(line)
             if reason is not None:
                 yield RejectedRow(row_ref=ref, reason=reason, raw=raw)
@@ -84,6 +108,8 @@ class FhirNdjsonConnector(Connector):
             except MalformedResource as exc:
                 yield RejectedRow(row_ref=ref, reason=str(exc), raw=raw)
                 continue
+            if memo is not None:
+                memo.learn(line_key, [(r.source_id, r.raw, r.updated_at) for r in records])
             tracker.see(records[0].updated_at)
             yield from records
         self.new_watermark = tracker.result()

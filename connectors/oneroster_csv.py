@@ -18,8 +18,8 @@ from typing import IO, Any, Callable, Iterator
 from mdm._typing import IdentifierIn, NameIn, RejectedRow, RelationIn, SourceRecordIn
 
 from ._csv import CsvFile, CsvRow
-from .base import (Connector, StoredRecord, WatermarkTracker, add_identifier, map_sex, parse_datetime,
-                   utc_key)
+from .base import (Connector, StoredRecord, WatermarkTracker, add_identifier, map_sex, memo_records,
+                   parse_datetime, utc_key)
 
 USERS_REQUIRED = ("sourcedId", "role", "givenName", "familyName")
 DEMOGRAPHICS_REQUIRED = ("sourcedId",)
@@ -96,6 +96,8 @@ class OneRosterCsvConnector(Connector):
                 else:
                     demographics[item.get("sourcedId") or ""] = item
         tracker = WatermarkTracker(watermark)
+        memo = self.line_memo if self.is_stored is not None else None
+        context = b""
         for item in users.rows():
             if isinstance(item, RejectedRow):
                 yield item
@@ -103,13 +105,28 @@ class OneRosterCsvConnector(Connector):
             if (item.get("status") or "").lower() == "tobedeleted":
                 continue  # not present any more: the full-export diff deletes it
             demo = demographics.get(item.get("sourcedId") or "")
+            line_key = b""
+            if memo is not None:
+                if not context:
+                    context = memo.context(self.kind, self.options, users.header,
+                                           demo_file.header if demo_file is not None else [])
+                # A user's record is made of its row and its demographics row.
+                line_key = memo.key(context, f"{item.raw}\x1e{demo.raw if demo is not None else ''}")
+                hit = memo.unchanged(line_key)
+                if hit is not None:
+                    yield from memo_records(hit, item.ref, tracker)
+                    continue
             if self.is_stored is not None:
                 sourced_id, raw, updated = self.identity(item, demo)
                 if self.is_stored(sourced_id, raw):
+                    if memo is not None:
+                        memo.learn(line_key, [(sourced_id, raw, updated)])
                     tracker.see(updated)
                     yield StoredRecord(sourced_id, raw, item.ref, updated)
                     continue
             record = self.to_record(item, demo)
+            if memo is not None:
+                memo.learn(line_key, [(record.source_id, record.raw, record.updated_at)])
             tracker.see(record.updated_at)
             yield record
         self.new_watermark = tracker.result()

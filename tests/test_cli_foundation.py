@@ -25,7 +25,7 @@ def test_status_before_upgrade_is_one_clear_line(tmp_path, monkeypatch):
     res = CliRunner().invoke(main, ["status"])
     assert res.exit_code == 2
     assert res.output.strip().splitlines() == [
-        "Error: the database schema is at nothing, not 0004: run `mdm db upgrade`"
+        "Error: the database schema is at nothing, not 0005: run `mdm db upgrade`"
     ]
 
 
@@ -74,3 +74,18 @@ def test_demo_run_without_serving(tmp_path, monkeypatch):
     assert again.exit_code == 0, again.output
     assert again.output.strip().splitlines()[-1] == login
     assert "0 created, 0 updated" in again.output
+
+
+def test_every_command_is_loaded_by_the_name_it_has():
+    """Commands load on demand: the name -> module map must say exactly what each module defines."""
+    import importlib
+
+    from mdm.cli import COMMAND_MODULES
+
+    ctx = main.make_context("mdm", ["--help"], resilient_parsing=True)
+    for name in COMMAND_MODULES:
+        assert main.get_command(ctx, name) is not None, name
+    for module in set(COMMAND_MODULES.values()):
+        importlib.import_module(f"mdm.cli.{module}")
+    assert set(main.commands) == set(COMMAND_MODULES)
+    assert {name: cmd.callback.__module__.rsplit(".", 1)[1] for name, cmd in main.commands.items()} == COMMAND_MODULES

@@ -5,6 +5,7 @@ line to stderr and exits non-zero; a traceback means a bug.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from typing import Any
@@ -15,8 +16,32 @@ from .. import __version__
 from ..errors import MdmError
 
 
+#: Command name -> the module under mdm.cli that defines it. Modules are imported
+#: only when their command runs: ``mdm reconcile`` then loads neither Flask nor the
+#: demo generator, and neither does each worker process a reconciliation spawns
+#: (a spawned worker re-runs the ``mdm`` script's imports before its task).
+COMMAND_MODULES = {
+    "db": "db_commands", "status": "db_commands",
+    "demo-run": "demo_commands",
+    "export": "export_commands",
+    "pull": "pull_commands", "demo-data": "pull_commands",
+    "reconcile": "reconcile_commands", "train": "reconcile_commands", "evaluate": "reconcile_commands",
+    "steward": "steward_commands",
+    "users": "web_commands", "clients": "web_commands", "serve": "web_commands",
+}
+
+
 class MdmGroup(click.Group):
-    """A click group that turns :class:`MdmError` into one clear line."""
+    """A click group that turns :class:`MdmError` into one clear line and loads commands on demand."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            # The module registers its commands on ``main`` when imported.
+            importlib.import_module(f"{__name__}.{COMMAND_MODULES[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -41,18 +66,3 @@ def main(verbose: bool) -> None:
         for name in ("alembic", "splink"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
-
-def _register() -> None:
-    # Subcommand modules register themselves on ``main`` when imported.
-    from . import (  # noqa: F401
-        db_commands,
-        demo_commands,
-        export_commands,
-        pull_commands,
-        reconcile_commands,
-        steward_commands,
-        web_commands,
-    )
-
-
-_register()

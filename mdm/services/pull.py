@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, case, delete, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from connectors import CONNECTORS, Connector, ConnectorError, ConnectorWarning, StoredRecord, make_connector
+from connectors.line_memo import LineMemo
 from mdm._typing import RejectedRow, SourceRecordIn
 from rules import standardise_record
 
@@ -135,6 +136,7 @@ class _SourcePull:
                  standardiser: Standardiser) -> None:
         self.s = session
         self.standardiser = standardiser
+        self.memo: LineMemo | None = None
         self.system = system
         self.run_id = run_id
         self.result = result
@@ -172,6 +174,11 @@ class _SourcePull:
         known = self.existing.get(source_id)
         return known is not None and not known[2] and known[1] == raw_hash(raw)
 
+    def stored_hash(self, source_id: str) -> str | None:
+        """The raw hash of a live stored record (the line memo's question)."""
+        known = self.existing.get(source_id)
+        return known[1] if known is not None and not known[2] else None
+
     def add(self, item: SourceRecordIn | StoredRecord | RejectedRow) -> None:
         if isinstance(item, RejectedRow):
             self.quarantine(item.row_ref, item.reason, item.raw)
@@ -196,10 +203,11 @@ class _SourcePull:
             self.result.unchanged += 1
             return
         known = self.existing.get(sid)
-        digest_raw = None  # a new record's raw hash is made with its standardisation
+        # A new record's raw hash is made with its standardisation, unless the line memo made it.
+        digest_raw = self.memo.recent_hash(sid) if self.memo is not None else None
         if known is not None and not known[2]:
             self.seen_active += 1
-            digest_raw = raw_hash(item.raw)
+            digest_raw = digest_raw or raw_hash(item.raw)
             if known[1] == digest_raw:
                 # The same payload as stored: unchanged, and no need to standardise it again.
                 self.result.unchanged += 1
@@ -401,7 +409,7 @@ def _chunks(items: list, size: int) -> Iterable[list]:  # type: ignore[type-arg]
 def pull_sources(store: Store, config: Config, sources: list[dict[str, Any]],
                  run_id: int | None = None) -> list[SourcePullResult]:
     """Pull the sources in order, those already stored read ahead by workers (see pull_prefetch)."""
-    prefetcher = Prefetcher(store, sources, config.base_dir)
+    prefetcher = Prefetcher(store, sources, config.base_dir, config.var_dir)
     try:
         return [pull_source(store, config, src, run_id, prefetched=prefetcher.take(src["name"]))
                 for src in sources]
@@ -439,14 +447,24 @@ def pull_source(store: Store, config: Config, source: dict[str, Any], run_id: in
             standardiser = Standardiser()
             try:
                 state = _SourcePull(s, system, run_id, result, connector, max_share, standardiser)
-                # Records stored with the same payload need not be mapped again by the connector.
+                # Records stored with the same payload need not be mapped again by the connector,
+                # nor lines that made such records last time be parsed again (line_memo.py).
                 connector.is_stored = state.is_stored
-                items = connector.read(watermark) if prefetched is None or prefetched.items is None \
-                    else prefetched.items
+                memo_path = LineMemo.path(config.var_dir, source["name"])
+                if prefetched is None or prefetched.items is None:
+                    state.memo = connector.line_memo = LineMemo(LineMemo.load(memo_path), state.stored_hash,
+                                                                raw_hash)
+                    connector.is_stored = state.memo.is_stored
+                    items = connector.read(watermark)
+                else:
+                    items = prefetched.items
                 for n, item in enumerate(items, 1):
                     state.add(item)
                     if progress and n % 1000 == 0:
                         progress(1000)
+                if state.memo is not None:
+                    state.memo.save(memo_path)  # the read is complete (a memo is valid whatever the pull's fate)
+                    log.debug("source %r: %d unchanged lines not parsed", source["name"], state.memo.hits)
                 state.finish()
             finally:
                 standardiser.close()

@@ -45,6 +45,7 @@ from sqlalchemy import func, select
 from sqlalchemy.pool import NullPool
 
 from connectors import make_connector
+from connectors.line_memo import LineMemo
 from connectors.base import ConnectorWarning, StoredRecord
 from mdm._typing import RejectedRow, SourceRecordIn
 
@@ -104,7 +105,7 @@ def reader_count() -> int:
 
 
 def read_source(url: str, source: dict[str, Any], base_dir: str, system_id: int,
-                watermark: str | None) -> Prefetched:
+                watermark: str | None, var_dir: str | None = None) -> Prefetched:
     """In the worker: the source's items, unchanged records checked against the stored hashes."""
     engine = make_engine(url, poolclass=NullPool)
     SR = m.SourceRecord
@@ -122,6 +123,11 @@ def read_source(url: str, source: dict[str, Any], base_dir: str, system_id: int,
         return stored is not None and stored == raw_hash(raw)
 
     connector.is_stored = is_stored
+    memo = None
+    if var_dir is not None:
+        memo_path = LineMemo.path(Path(var_dir), source["name"])
+        memo = connector.line_memo = LineMemo(LineMemo.load(memo_path), known.get, raw_hash)
+        connector.is_stored = memo.is_stored
     if connector.full_export:
         watermark = None
     items: list[SourceRecordIn | StoredRecord | RejectedRow] = []
@@ -146,23 +152,26 @@ def read_source(url: str, source: dict[str, Any], base_dir: str, system_id: int,
             if not isinstance(item, RejectedRow):
                 seen.add(item.source_id)
             items.append(item)
+    if memo is not None:
+        memo.save(memo_path)
     return Prefetched(items, connector.new_watermark, list(connector.warnings))
 
 
 class Prefetcher:
     """Workers reading the stored sources of one pull; :meth:`take` hands over one source's read."""
 
-    def __init__(self, store: Store, sources: list[dict[str, Any]], base_dir: Path) -> None:
+    def __init__(self, store: Store, sources: list[dict[str, Any]], base_dir: Path,
+                 var_dir: Path | None = None) -> None:
         self.futures: dict[str, Future[Prefetched]] = {}
         self.expect: dict[str, tuple[Any, str | None]] = {}
         self.pool: ProcessPoolExecutor | None = None
         try:
-            self._start(store, sources, base_dir)
+            self._start(store, sources, base_dir, var_dir)
         except Exception as exc:  # noqa: BLE001 - reading ahead is an optimisation: never a reason to fail
             log.info("sources are read in process (%s starting the read-ahead)", exc.__class__.__name__)
             self.close()
 
-    def _start(self, store: Store, sources: list[dict[str, Any]], base_dir: Path) -> None:
+    def _start(self, store: Store, sources: list[dict[str, Any]], base_dir: Path, var_dir: Path | None) -> None:
         readers, url = reader_count(), url_for_workers(store.engine)
         if readers == 0 or url is None or len(sources) < 2:
             return  # one source alone: nothing to do meanwhile
@@ -182,7 +191,7 @@ class Prefetcher:
             system_id, pulled, watermark = systems[src["name"]]
             self.expect[src["name"]] = (pulled, watermark)
             self.futures[src["name"]] = self.pool.submit(read_source, url, dict(src), str(base_dir), system_id,
-                                                         watermark)
+                                                         watermark, str(var_dir) if var_dir else None)
         log.info("reading %d stored source(s) on %d worker process(es)", len(wanted), min(readers, len(wanted)))
 
     def take(self, name: str) -> Prefetched | None:
