@@ -157,3 +157,46 @@ def test_a_big_store_read_by_a_child_process_reconciles_exactly_as_one_read_in_p
         assert not list(config.var_dir.glob("match-inputs-*"))
     assert len(children) == 1
     assert states[0]["links"] and states[0] == states[1]
+
+
+def test_a_failed_run_keeps_the_last_snapshot_in_place(tmp_path, monkeypatch):
+    """The snapshot is written while the golden stage runs, but put in place only after the commit."""
+    import pyarrow.parquet as pq
+    import pytest
+
+    from mdm.services import reconcile as reconcile_module
+
+    demo, store, config = _reconciled(tmp_path)
+    path = match_cache.cache_path(config.var_dir)
+
+    def run_of_snapshot() -> list:  # type: ignore[type-arg]
+        import json
+        return json.loads(pq.read_schema(path).metadata[b"mdm"])["run"]
+
+    with store.session() as s:
+        first = list(match_cache.last_successful_run(s))
+    assert run_of_snapshot() == first
+    _edit_exports(demo, 3)
+
+    def fail(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the golden stage failed")
+
+    written = []
+
+    def write_pending(*args):  # type: ignore[no-untyped-def]
+        written.append(match_cache_write(*args))
+        return written[-1]
+
+    match_cache_write = match_cache.write_pending
+    monkeypatch.setattr(match_cache, "write_pending", write_pending)
+    monkeypatch.setattr(reconcile_module, "apply_matching", fail)
+    with pytest.raises(RuntimeError):
+        reconcile(store, config)
+    assert run_of_snapshot() == first
+    assert len(written) == 1 and not written[0].exists()  # written meanwhile, then removed
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no half-written or pending file
+    monkeypatch.undo()
+    report = reconcile(store, config)
+    assert report["status"] == "succeeded" and run_of_snapshot()[0] == report["run_id"]
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    store.dispose()

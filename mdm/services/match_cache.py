@@ -26,7 +26,6 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -100,6 +99,18 @@ def run_stamp(started_at: Any) -> str:
 
 def save(var_dir: Path, snapshot: Snapshot) -> Path:
     """Write the snapshot atomically (a reader sees the old file or the new one, never half)."""
+    return publish(write_pending(var_dir, snapshot))
+
+
+def publish(pending: Path) -> Path:
+    """Put a snapshot written by :func:`write_pending` in place (atomically)."""
+    path = pending.parent / CACHE_FILE
+    os.replace(pending, path)
+    return path
+
+
+def write_pending(var_dir: Path, snapshot: Snapshot) -> Path:
+    """Write the snapshot next to the current one, not yet in its place: :func:`publish` it, or unlink it."""
     frame = snapshot.frame.copy()
     frame["feature_hash"] = frame["unique_id"].map(snapshot.hashes)
     for name, values in snapshot.identity_values.items():
@@ -115,10 +126,13 @@ def save(var_dir: Path, snapshot: Snapshot) -> Path:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
-        pq.write_table(table, fh)
-    os.replace(tmp, path)
-    return path
+    try:
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+            pq.write_table(table, fh)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 def load(var_dir: Path, run: tuple[int, str] | None, model_version: int, rules: MatchRules) -> Snapshot | None:
@@ -187,13 +201,12 @@ def apply_changes(session: Session, snapshot: Snapshot, rules: MatchRules) -> Up
     kept = snapshot.frame[~snapshot.frame["unique_id"].isin(touched)]
     if len(new):
         new = new.astype(kept.dtypes.to_dict())
-        # Row by row, not pd.concat: concat's dtype rules for all-NA columns are changing.
-        frame = pd.DataFrame({c: np.concatenate([kept[c].to_numpy(dtype=object), new[c].to_numpy(dtype=object)])
-                              for c in F.COLUMNS})
-        frame = frame.astype(kept.dtypes.to_dict())
+        # Column by column, each of one dtype on both sides (concat's rules for mixed all-NA
+        # columns are changing; for equal dtypes they are settled) - no object round trip.
+        frame = pd.DataFrame({c: pd.concat([kept[c], new[c]], ignore_index=True) for c in F.COLUMNS})
     else:
         frame = kept.copy()
-    frame = frame.sort_values("unique_id", kind="stable").reset_index(drop=True)
+    frame = frame.sort_values("unique_id", kind="stable", ignore_index=True)
 
     # Holder counts change only for the values the changed records held or hold.
     recount = set(int(x) for x in new["unique_id"])

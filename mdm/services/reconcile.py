@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -149,6 +150,7 @@ def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool
             run_id = run.id
         started = time.monotonic()
         report: dict[str, Any] = {"run_id": run_id, "started_at": run.started_at.isoformat(), "stages": {}}
+        snapshot = _SnapshotWriter()
         try:
             t = time.monotonic()
             sources = pull_sources(store, config, config.sources, run_id)
@@ -162,6 +164,8 @@ def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool
                     marker = _decisions_marker(s)
                 t = time.monotonic()
                 outcome = run_matching(store, config, full=full, retrain=retrain)
+                snapshot.discard()  # an earlier attempt's
+                snapshot = _SnapshotWriter(config, (run_id, match_cache.run_stamp(run.started_at)), outcome)
                 report["stages"]["match"] = round(time.monotonic() - t, 3)
                 _describe_matching(report, outcome)
                 stage_done("match", {})
@@ -194,8 +198,9 @@ def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool
                 break
             stage_done("golden", {})
             _checkpoint("after_commit")
-            _save_snapshot(config, (run_id, match_cache.run_stamp(run.started_at)), outcome)
+            snapshot.publish()
         except BaseException as exc:
+            snapshot.discard()
             with store.session() as s:
                 s.execute(update(m.ReconciliationRun).where(m.ReconciliationRun.id == run_id)
                           .values(status="failed", finished_at=m.utcnow(),
@@ -204,19 +209,53 @@ def reconcile(store: Store, config: Config, *, full: bool = False, retrain: bool
     return report
 
 
-def _save_snapshot(config: Config, run: tuple[int, str], outcome: MatchingOutcome) -> None:
-    """The next run's starting point (see :mod:`match_cache`); losing it only costs time."""
-    if outcome.frame is None:
-        return
-    t = time.monotonic()
-    try:
-        match_cache.save(config.var_dir, match_cache.Snapshot(
+class _SnapshotWriter:
+    """The next run's starting point (see :mod:`match_cache`), written while the golden stage runs.
+
+    Writing it is mostly Arrow and Parquet work that runs outside the GIL, so
+    it goes on a thread as soon as matching is done; the file is put in place
+    only after the run committed (:meth:`publish`), otherwise removed
+    (:meth:`discard`). Losing it only costs the next run time.
+    """
+
+    def __init__(self, config: Config | None = None, run: tuple[int, str] | None = None,
+                 outcome: MatchingOutcome | None = None) -> None:
+        self._future: Future[Path] | None = None
+        if config is None or run is None or outcome is None or outcome.frame is None:
+            return
+        self._started = time.monotonic()
+        pool = ThreadPoolExecutor(1, thread_name_prefix="match-cache")
+        self._future = pool.submit(match_cache.write_pending, config.var_dir, match_cache.Snapshot(
             run, outcome.model.version, outcome.frame, outcome.feature_hashes, outcome.identity_values,
             outcome.decisions))
-    except (OSError, ValueError) as exc:
-        log.warning("could not write the match cache (%s); the next run rebuilds it", exc)
-        return
-    log.info("match cache written in %.1f s", time.monotonic() - t)
+        pool.shutdown(wait=False)
+
+    def _written(self) -> Path | None:
+        future, self._future = self._future, None
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception as exc:  # noqa: BLE001 - a missing cache is rebuilt by the next run
+            log.warning("could not write the match cache (%s); the next run rebuilds it", exc)
+            return None
+
+    def publish(self) -> None:
+        pending = self._written()
+        if pending is None:
+            return
+        try:
+            match_cache.publish(pending)
+        except OSError as exc:
+            log.warning("could not write the match cache (%s); the next run rebuilds it", exc)
+            pending.unlink(missing_ok=True)
+            return
+        log.info("match cache written in %.1f s (while the golden stage ran)", time.monotonic() - self._started)
+
+    def discard(self) -> None:
+        pending = self._written()
+        if pending is not None:
+            pending.unlink(missing_ok=True)
 
 
 def write_report_files(report: dict[str, Any], directory: Path) -> tuple[Path, Path]:
