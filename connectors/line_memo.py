@@ -156,10 +156,11 @@ class LineMemo:
     def save(self, path: Path) -> None:
         """Write what this read learnt (lines no longer in the export are forgotten)."""
         body = marshal.dumps(self.current)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
-            with open(tmp, "wb") as fh:
+            # Source ids are identifiers (a travel card's number): readable by the service user only.
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
                 fh.write(FORMAT + hashlib.sha256(body).digest() + body)
             os.replace(tmp, path)
         except OSError as exc:  # a memo that cannot be written is only a slower next read

@@ -151,6 +151,7 @@ def test_a_damaged_or_foreign_memo_file_is_only_a_slower_read(tmp_path, caplog):
     memo = LineMemo({}, {}.get, raw_hash)
     memo.learn(b"k" * 16, [("a", {"x": 1}, None), ("b", {"y": 2}, None)])
     memo.save(path)
+    assert path.stat().st_mode & 0o777 == 0o600
     assert LineMemo.load(path) == {b"k" * 16: (("a", raw_hash({"x": 1}), None), ("b", raw_hash({"y": 2}), None))}
     whole = path.read_bytes()
     for damaged in (b"not a memo", whole[:-3], whole[:-3] + b"xyz", b"other-format\n" + whole[15:]):
