@@ -196,15 +196,18 @@ def lookup() -> Response:
     data = sch.load_lookup_request(body)
     type_ = data["type"]
     g.access = access = Access("lookup", identifier_type=type_)
+    # The client, read once: each read of ``g`` or ``request`` goes through a context-local proxy.
+    caller = client()
+    may_lookup = caller.scopes.may_lookup(type_)
     try:
         key = svc.parse_lookup(type_, data["value"], data.get("source"))
     except svc.InvalidLookup:
-        if client().scopes.may_lookup(type_):
+        if may_lookup:
             raise
         key = None
     if key is not None:
         access.digest = _digest(key)
-    if not client().scopes.may_lookup(type_):
+    if not may_lookup:
         raise ApiError(403, f"this client may not look up by {type_}")
     assert key is not None
     if not (_storable(key.value) and _storable(key.source or "")):
@@ -212,9 +215,9 @@ def lookup() -> Response:
     else:
         # Set before the call: if it fails after writing the row, the row gets corrected, not doubled.
         access.pending = PendingAccess.of(
-            endpoint=access.endpoint, client_name=client().name, purpose=request.headers.get("X-Purpose"),
+            endpoint=access.endpoint, client_name=caller.name, purpose=request.headers.get("X-Purpose"),
             identifier_type=type_, identifier_digest=access.digest)
-        records = svc.lookup(api_db(), key, view(), log=access.pending)
+        records = svc.lookup(api_db(), key, svc.View.from_scopes(caller.scopes), log=access.pending)
     access.golden_ids = [r["id"] for r in records]
     if not records:
         raise ApiError(404, "no golden record holds this identifier")

@@ -220,3 +220,76 @@ def test_json_columns_and_responses_take_what_orjson_refuses():
     app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "k", "ACCESS_LOG_KEY": "k"})
     with app.app_context():
         assert json.loads(app.json.response({"n": 2**70}).get_data(as_text=True)) == {"n": 2**70}
+
+
+# --------------------------------------------------------------------------
+# Per-request shortcuts of a lookup
+# --------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(RECORD)
+def test_compiled_golden_dump_equals_marshmallow(record):
+    schema = sch.GoldenRecordSchema()
+    assert _dump_or_error(sch.compile_dump(schema), record) == _dump_or_error(schema.dump, record)
+
+
+def _clean_purpose_as_before(purpose):  # type: ignore[no-untyped-def]
+    if not purpose:
+        return None
+    return "".join(ch for ch in purpose if ch.isprintable()).strip()[:200] or None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.text(max_size=250), st.sampled_from(["benchmark", "  x  ", "a\nb", "\t", "x" * 300])))
+def test_clean_purpose_shortcut_equals_the_filter(purpose):
+    from mdm.services.access_log import clean_purpose
+
+    assert clean_purpose(purpose) == _clean_purpose_as_before(purpose)
+
+
+def test_pending_access_fields_are_the_access_row_fields():
+    from mdm.services.access_log import PendingAccess, access_row
+
+    for kw in ({"endpoint": "lookup", "client_name": "c", "purpose": " care\x00 ", "identifier_type": "hetu",
+                "identifier_digest": "d" * 64},
+               {"endpoint": "e" * 150, "purpose": None},
+               {"endpoint": "lookup", "username": "u", "purpose": "p" * 300}):
+        pending = PendingAccess.of(**kw).fields
+        row = access_row(status_code=200, **kw)
+        del row["status_code"], row["golden_ids"]
+        assert set(pending) == set(row)
+        assert {k: v for k, v in pending.items() if k != "created_at"} == {
+            k: v for k, v in row.items() if k != "created_at"}
+        assert abs((pending["created_at"] - row["created_at"]).total_seconds()) < 5
+
+
+def test_assemble_sorts_and_dedups_relations_and_orders_sources_and_identifiers():
+    from mdm.services.lookup import View, assemble
+
+    view = View(frozenset({"identity", "contact"}), None, reveal_hetu=True)
+    rows = [("g1", "person", "active", None, {"turvakielto": {"value": False}})]
+    links = [("g1", "src-b", "csv", "2", "phone", "+3584", "active", "valid"),
+             ("g1", "src-a", "csv", "9", "email", "b@x.fi", "active", "valid"),
+             ("g1", "src-a", "csv", "1", "email", "a@x.fi", "active", "valid"),
+             ("g1", "src-a", "csv", "1", None, None, None, None)]
+    relations = [("g1", "c2"), ("g1", "c1"), ("g1", "c2"), ("p1", "g1")]
+    rec = assemble(rows, links, relations, view)[0]
+    assert rec["relations"] == {"guardians": ["p1"], "children": ["c1", "c2"]}
+    assert rec["sources"] == [{"source": "src-a", "source_id": "1"}, {"source": "src-a", "source_id": "9"},
+                              {"source": "src-b", "source_id": "2"}]
+    assert [(i["type"], i["value"]) for i in rec["identifiers"]] == [
+        ("email", "a@x.fi"), ("email", "b@x.fi"), ("phone", "+3584")]
+
+
+def test_hot_statements_share_one_cursor_and_survive_an_error(pg_schema_url):
+    store = Store(pg_schema_url, liveness="socket")
+    try:
+        with store.autocommit_engine.connect() as conn:
+            assert hot_sql.rows(conn, _PID, {}) == hot_sql.rows(conn, _PID, {})
+            driver = conn.connection.driver_connection
+            cursor = hot_sql._cursor(driver)
+            with pytest.raises(psycopg.errors.DivisionByZero):
+                hot_sql.rows(conn, text("SELECT 1 / 0"), {})
+            assert hot_sql.rows(conn, text("SELECT :x + 1 AS y"), {"x": 1})[0][0] == 2
+            assert hot_sql._cursor(driver) is cursor  # the same cursor, usable after the failed statement
+    finally:
+        store.dispose()

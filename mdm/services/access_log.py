@@ -42,8 +42,9 @@ def clean_purpose(purpose: str | None) -> str | None:
     """The ``X-Purpose`` header, without control characters, cut to the column size."""
     if not purpose:
         return None
-    text = "".join(ch for ch in purpose if ch.isprintable()).strip()
-    return text[:PURPOSE_MAX] or None
+    # Every API request carries one; a printable one (the usual case) needs no filtering.
+    text = purpose if purpose.isprintable() else "".join(ch for ch in purpose if ch.isprintable())
+    return text.strip()[:PURPOSE_MAX] or None
 
 
 def access_row(
@@ -117,11 +118,15 @@ class PendingAccess:
     golden_ids: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, **fields: Any) -> PendingAccess:
-        """From the :func:`access_row` arguments but ``status_code`` and ``golden_ids``."""
-        row = access_row(status_code=0, **fields)
-        del row["status_code"], row["golden_ids"]
-        return cls(row)
+    def of(cls, *, endpoint: str, client_name: str | None = None, username: str | None = None,
+           purpose: str | None = None, identifier_type: str | None = None,
+           identifier_digest: str | None = None) -> PendingAccess:
+        """From the :func:`access_row` arguments but ``status_code`` and ``golden_ids`` (the same values)."""
+        return cls({
+            "client_name": client_name, "username": username, "endpoint": endpoint[:100],
+            "purpose": clean_purpose(purpose), "identifier_type": identifier_type,
+            "identifier_digest": identifier_digest, "created_at": utcnow(),
+        })
 
     @property
     def status_code(self) -> int:

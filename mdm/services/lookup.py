@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import TextClause, column, or_, select, text
@@ -254,6 +255,10 @@ def build_records(s: Db, rows: Sequence[Any], view: View) -> list[dict[str, Any]
     return assemble(rows, links, relations, view)
 
 
+_SOURCE_ORDER = itemgetter("source", "source_id")
+_IDENTIFIER_ORDER = itemgetter("type", "source", "value")
+
+
 def assemble(rows: Iterable[Any], links: Iterable[Any], relations: Iterable[Any],
              view: View) -> list[dict[str, Any]]:
     """Golden records as the API shows them to ``view``, from plain tuples.
@@ -274,6 +279,9 @@ def assemble(rows: Iterable[Any], links: Iterable[Any], relations: Iterable[Any]
             "attributes": _visible_attributes(attributes, view, tk),
             "identifiers": [], "sources": [], "relations": {"guardians": [], "children": []},
         }
+    # Read once: a lookup has a dozen link rows, each consulting the view.
+    may_health, reveal_hetu = view.health, view.reveal_hetu
+    health_of: dict[Any, bool] = {}  # connector -> is_health_connector (a handful of sources)
     seen_sources: set[tuple[str, str, str]] = set()
     linked: set[str] = set()
     outside_health: set[str] = set()
@@ -281,9 +289,11 @@ def assemble(rows: Iterable[Any], links: Iterable[Any], relations: Iterable[Any]
         rec = out.get(gid)
         if rec is None:
             continue
-        health = is_health_connector(connector)
+        health = health_of.get(connector)
+        if health is None:
+            health = health_of[connector] = is_health_connector(connector)
         linked.add(gid)
-        if health and not view.health:
+        if health and not may_health:
             continue
         outside_health.add(gid)
         if (gid, source, source_id) not in seen_sources:
@@ -293,7 +303,7 @@ def assemble(rows: Iterable[Any], links: Iterable[Any], relations: Iterable[Any]
             continue
         if not _identifier_visible(type_, health, view, secret[gid]):
             continue
-        hide = type_ in HETU_TYPES and not view.reveal_hetu
+        hide = type_ in HETU_TYPES and not reveal_hetu
         rec["identifiers"].append({
             "type": type_, "value": mask(value) if hide else value, "masked": hide,
             "source": source, "status": id_status, "quality": quality,
@@ -304,10 +314,11 @@ def assemble(rows: Iterable[Any], links: Iterable[Any], relations: Iterable[Any]
         if child in out:
             out[child]["relations"]["guardians"].append(guardian)
     for rec in out.values():
-        rec["sources"].sort(key=lambda x: (x["source"], x["source_id"]))
-        rec["identifiers"].sort(key=lambda x: (x["type"], x["source"], x["value"]))
-        for key in ("guardians", "children"):
-            rec["relations"][key] = sorted(set(rec["relations"][key]))
+        rec["sources"].sort(key=_SOURCE_ORDER)
+        rec["identifiers"].sort(key=_IDENTIFIER_ORDER)
+        for key, ids in rec["relations"].items():
+            if ids:  # most people have none: [] stays []
+                rec["relations"][key] = sorted(set(ids))
     # A person known only to health sources is health data: hidden without the health group.
     return [rec for gid, rec in out.items() if view.health or gid in outside_health or gid not in linked]
 
