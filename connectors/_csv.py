@@ -400,6 +400,7 @@ class SingleCsvConnector(Connector):
 
     required: tuple[str, ...] = ()
     id_column: str = ""
+    uses_line_memo = True
 
     def csv_required(self) -> Sequence[str]:
         return self.required

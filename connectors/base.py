@@ -87,6 +87,8 @@ class Connector(abc.ABC):
 
     kind: ClassVar[str]
     full_export: ClassVar[bool]
+    #: True for the file connectors that read with a line memo (see :meth:`attach_line_memo`).
+    uses_line_memo: ClassVar[bool] = False
     #: True when the source's options may change ``full_export`` (it is then set per instance), so the
     #: connector kind alone does not say whether a pull of the source was a full export.
     full_export_option: ClassVar[bool] = False
@@ -108,6 +110,19 @@ class Connector(abc.ABC):
         #: connectors then skip parsing lines that made stored records last time.
         self.line_memo: LineMemo | None = None
         self._check_no_literal_secrets()
+
+    def attach_line_memo(self, var_dir: Path, stored_hash: Callable[[str], str | None],
+                         raw_hash: Callable[[Any], str]) -> LineMemo | None:
+        """Read with the source's line memo from ``var_dir`` (it then answers ``is_stored`` too).
+
+        None, and nothing changed, for a connector that reads no lines (an HTTP API).
+        """
+        if not self.uses_line_memo:
+            return None
+        path = LineMemo.path(var_dir, self.source_name)
+        memo = self.line_memo = LineMemo(LineMemo.load(path), stored_hash, raw_hash, path)
+        self.is_stored = memo.is_stored
+        return memo
 
     @abc.abstractmethod
     def read(self, watermark: str | None) -> Iterator[SourceRecordIn | StoredRecord | RejectedRow]:

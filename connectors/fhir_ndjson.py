@@ -50,6 +50,7 @@ class FhirNdjsonConnector(Connector):
 
     kind = "fhir-ndjson"
     full_export = True
+    uses_line_memo = True
 
     def read(self, watermark: str | None) -> Iterator[SourceRecordIn | StoredRecord | RejectedRow]:
         path = self.path_option()

@@ -72,7 +72,8 @@ class LineMemo:
     """
 
     def __init__(self, previous: dict[bytes, Entry], stored_hash: Callable[[str], str | None],
-                 raw_hash: Callable[[Any], str]) -> None:
+                 raw_hash: Callable[[Any], str], file: Path | None = None) -> None:
+        self.file = file  # where :meth:`save` writes by default
         self.previous = previous
         self.current: dict[bytes, Entry] = {}
         self.stored_hash = stored_hash
@@ -153,8 +154,11 @@ class LineMemo:
         memo = marshal.loads(body)
         return memo if isinstance(memo, dict) else {}
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path | None = None) -> None:
         """Write what this read learnt (lines no longer in the export are forgotten)."""
+        path = path or self.file
+        if path is None:
+            raise ValueError("the memo has no file to be saved to")
         body = marshal.dumps(self.current)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:

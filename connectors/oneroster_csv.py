@@ -41,6 +41,7 @@ class OneRosterCsvConnector(Connector):
 
     kind = "oneroster-csv"
     full_export = True
+    uses_line_memo = True
 
     def _openers(self) -> tuple[str, dict[str, Callable[[], IO[bytes]]]]:
         """(display prefix, {lower-case file name: opener}) for a folder or a zip."""

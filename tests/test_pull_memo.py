@@ -195,3 +195,16 @@ def test_a_pull_with_the_memo_stores_what_a_pull_without_it_stores(demo, tmp_pat
         with store.session() as s:
             watermarks.append(sorted(s.execute(select(m.SourceSystem.name, m.SourceSystem.watermark)).all()))
     assert watermarks[0] == watermarks[1]
+
+
+def test_only_file_connectors_read_with_a_memo(demo, tmp_path):
+    """A connector that reads no lines gets no memo (nor a memo's is_stored, which keeps hashes for it)."""
+    config = load_config(demo / "mdm.toml")
+    for source in ("library", "school", "health", "transit"):
+        connector = make_connector(source, config.source(source), config.base_dir)
+        memo = connector.attach_line_memo(tmp_path, {}.get, raw_hash)
+        assert memo is not None and connector.line_memo is memo and connector.is_stored == memo.is_stored
+        assert memo.file == LineMemo.path(tmp_path, source)
+    api = make_connector("koha", {"connector": "koha-api", "url": "http://127.0.0.1:9/api/v1"}, config.base_dir)
+    assert api.attach_line_memo(tmp_path, {}.get, raw_hash) is None
+    assert api.line_memo is None and api.is_stored is None

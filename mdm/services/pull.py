@@ -450,11 +450,8 @@ def pull_source(store: Store, config: Config, source: dict[str, Any], run_id: in
                 # Records stored with the same payload need not be mapped again by the connector,
                 # nor lines that made such records last time be parsed again (line_memo.py).
                 connector.is_stored = state.is_stored
-                memo_path = LineMemo.path(config.var_dir, source["name"])
                 if prefetched is None or prefetched.items is None:
-                    state.memo = connector.line_memo = LineMemo(LineMemo.load(memo_path), state.stored_hash,
-                                                                raw_hash)
-                    connector.is_stored = state.memo.is_stored
+                    state.memo = connector.attach_line_memo(config.var_dir, state.stored_hash, raw_hash)
                     items = connector.read(watermark)
                 else:
                     items = prefetched.items
@@ -463,7 +460,7 @@ def pull_source(store: Store, config: Config, source: dict[str, Any], run_id: in
                     if progress and n % 1000 == 0:
                         progress(1000)
                 if state.memo is not None:
-                    state.memo.save(memo_path)  # the read is complete (a memo is valid whatever the pull's fate)
+                    state.memo.save()  # the read is complete (a memo is valid whatever the pull's fate)
                     log.debug("source %r: %d unchanged lines not parsed", source["name"], state.memo.hits)
                 state.finish()
             finally:

@@ -45,7 +45,6 @@ from sqlalchemy import func, select
 from sqlalchemy.pool import NullPool
 
 from connectors import make_connector
-from connectors.line_memo import LineMemo
 from connectors.base import ConnectorWarning, StoredRecord
 from mdm._typing import RejectedRow, SourceRecordIn
 
@@ -123,11 +122,7 @@ def read_source(url: str, source: dict[str, Any], base_dir: str, system_id: int,
         return stored is not None and stored == raw_hash(raw)
 
     connector.is_stored = is_stored
-    memo = None
-    if var_dir is not None:
-        memo_path = LineMemo.path(Path(var_dir), source["name"])
-        memo = connector.line_memo = LineMemo(LineMemo.load(memo_path), known.get, raw_hash)
-        connector.is_stored = memo.is_stored
+    memo = connector.attach_line_memo(Path(var_dir), known.get, raw_hash) if var_dir is not None else None
     if connector.full_export:
         watermark = None
     items: list[SourceRecordIn | StoredRecord | RejectedRow] = []
@@ -153,7 +148,7 @@ def read_source(url: str, source: dict[str, Any], base_dir: str, system_id: int,
                 seen.add(item.source_id)
             items.append(item)
     if memo is not None:
-        memo.save(memo_path)
+        memo.save()
     return Prefetched(items, connector.new_watermark, list(connector.warnings))
 
 
