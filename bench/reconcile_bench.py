@@ -61,6 +61,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--persons", type=int, default=400_000)
     parser.add_argument("--memory-limit", default="10GB",
                         help="DuckDB memory_limit for both contenders (beyond it DuckDB spills to disk)")
+    parser.add_argument("--skip-bare", action="store_true",
+                        help="leave out bare Splink (for the nightly / full ratio alone; no time / bare ratios)")
     args = parser.parse_args(argv)
     source = demo_data(args.persons)
     person, household = _truth(source)
@@ -75,14 +77,16 @@ def main(argv: list[str]) -> int:
         toml.write_text(f'[matching]\nmemory_limit = "{args.memory_limit}"\n\n' + toml.read_text(encoding="utf-8"),
                         encoding="utf-8")
 
-        bare = run_child([python(), "-m", "bench.bare_splink", str(demo), str(work / "bare.csv")],
-                         {"MDM_BENCH_MEMORY_LIMIT": args.memory_limit})
-        if bare["returncode"] != 0:
-            print(bare["output"])
-            return 1
-        with open(work / "bare.csv", encoding="utf-8") as fh:
-            predicted = {r["unique_id"]: r["cluster_id"] for r in csv.DictReader(fh)}
-        bare_eval = evaluate(predicted, person, household)
+        bare = bare_eval = None
+        if not args.skip_bare:
+            bare = run_child([python(), "-m", "bench.bare_splink", str(demo), str(work / "bare.csv")],
+                             {"MDM_BENCH_MEMORY_LIMIT": args.memory_limit})
+            if bare["returncode"] != 0:
+                print(bare["output"])
+                return 1
+            with open(work / "bare.csv", encoding="utf-8") as fh:
+                predicted = {r["unique_id"]: r["cluster_id"] for r in csv.DictReader(fh)}
+            bare_eval = evaluate(predicted, person, household)
 
         env = {"MDM_DATABASE_URL": f"sqlite:///{work / 'mdm.sqlite'}", "MDM_VAR_DIR": str(work / "var")}
         mdm = [python(), "-m", "mdm.cli"]
@@ -102,12 +106,12 @@ def main(argv: list[str]) -> int:
 
     def row(name, r, f1=None, hh=None):  # type: ignore[no-untyped-def]
         return {"run": name, "wall s": r["seconds"], "peak RSS MB": r["peak_rss_mb"],
-                "time / bare": f"{r['seconds'] / bare['seconds']:.2f}",
-                "memory / bare": f"{r['peak_rss_mb'] / bare['peak_rss_mb']:.2f}",
+                "time / bare": f"{r['seconds'] / bare['seconds']:.2f}" if bare else "-",
+                "memory / bare": f"{r['peak_rss_mb'] / bare['peak_rss_mb']:.2f}" if bare else "-",
                 "pairwise F1": f1 if f1 is not None else "", "household false pairs": hh if hh is not None else ""}
 
-    rows = [
-        row("bare Splink (baseline)", bare, bare_eval.f1, bare_eval.household_false_pairs),
+    rows = [row("bare Splink (baseline)", bare, bare_eval.f1, bare_eval.household_false_pairs)] if bare else []
+    rows += [
         row("mdm reconcile, full", full, ours["f1"], ours["household_false_pairs"]),
         row(f"mdm reconcile, nightly ({changed} records changed)", nightly),
     ]
@@ -118,6 +122,7 @@ def main(argv: list[str]) -> int:
     for name, r in (("full", full), ("nightly", nightly)):
         tail = [line for line in r["output"].splitlines() if line.startswith(("run ", "  "))]
         print(f"--- {name} reconcile summary\n" + "\n".join(tail[-8:]))
-    results.update(persons=args.persons, records=n_records, rows=rows, bare_eval=bare_eval.as_dict(), ours=ours)
+    results.update(persons=args.persons, records=n_records, rows=rows, ours=ours,
+                   bare_eval=bare_eval.as_dict() if bare_eval else None)
     print("saved:", save("reconcile", results))
     return 0

@@ -53,7 +53,10 @@ class MdmServer(BaseApplication):  # type: ignore[misc]
                 self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return create_app(config_path=self.config_path)
+        app = create_app(config_path=self.config_path)
+        # Sync workers: one request at a time on one thread, so the API's read connection is kept.
+        app.config["API_KEEP_CONNECTION"] = self.cfg.worker_class_str == "sync"
+        return app
 
 
 def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:

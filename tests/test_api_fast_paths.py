@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import contextmanager
 
 import psycopg
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from flask import request
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -81,8 +83,9 @@ def test_compiled_dump_refuses_what_it_does_not_know():
             sch.compile_dump(schema)
 
 
-def test_a_terminated_server_session_is_replaced_at_checkout(pg_schema_url, tmp_path):
-    # What pre-ping did, without its round trip: the web app's pools poll the socket at checkout.
+@contextmanager
+def _named_api(pg_schema_url: str, tmp_path, **config):  # type: ignore[no-untyped-def]
+    """(store, app, application name, a lookup poster) on a seeded store whose sessions carry a unique name."""
     name = f"mdm-test-{uuid.uuid4().hex[:8]}"
     url = make_url(pg_schema_url).update_query_dict({"application_name": name}).render_as_string(
         hide_password=False)
@@ -91,13 +94,26 @@ def test_a_terminated_server_session_is_replaced_at_checkout(pg_schema_url, tmp_
         store.upgrade()
         world = seed_world(store)
         app = create_app({"TESTING": True, "MDM_STORE": store, "VAR_DIR": str(tmp_path / "var"),
-                          "SECRET_KEY": "k", "ACCESS_LOG_KEY": ACCESS_KEY, "CLIENT_CACHE_SECONDS": 0})
+                          "SECRET_KEY": "k", "ACCESS_LOG_KEY": ACCESS_KEY, "CLIENT_CACHE_SECONDS": 0, **config})
         client = app.test_client()
         key = make_key(store, "all")
 
+        def lookup(**body: str):  # type: ignore[no-untyped-def]
+            return client.post("/api/v1/lookup", json=body or {"type": "hetu", "value": world.mother_hetu},
+                               headers=bearer(key))
+
+        yield store, app, name, lookup
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["per-request", "kept"])
+def test_a_terminated_server_session_is_replaced_at_checkout(pg_schema_url, tmp_path, keep):
+    # What pre-ping did, without its round trip: the web app's pools poll the socket at checkout,
+    # and a connection kept across requests (mdm serve) gets the same poll before each request.
+    with _named_api(pg_schema_url, tmp_path, API_KEEP_CONNECTION=keep) as (store, _app, name, post):
         def lookup() -> int:
-            return client.post("/api/v1/lookup", json={"type": "hetu", "value": world.mother_hetu},
-                               headers=bearer(key)).status_code
+            return post().status_code
 
         assert lookup() == 200
         with store.engine.connect() as admin:
@@ -107,8 +123,6 @@ def test_a_terminated_server_session_is_replaced_at_checkout(pg_schema_url, tmp_
         assert ended >= 1  # the API's pooled connections
         assert lookup() == 200
         assert lookup() == 200
-    finally:
-        store.dispose()
 
 
 def _end_session_and_wait(admin_engine, pid: int) -> None:
@@ -293,3 +307,136 @@ def test_hot_statements_share_one_cursor_and_survive_an_error(pg_schema_url):
             assert hot_sql._cursor(driver) is cursor  # the same cursor, usable after the failed statement
     finally:
         store.dispose()
+
+
+# --------------------------------------------------------------------------
+# The read connection kept across requests (mdm serve), request bodies and answers
+# --------------------------------------------------------------------------
+def _backend_pids(store: Store, name: str) -> set[int]:
+    with store.engine.connect() as admin:
+        return set(admin.execute(text("SELECT pid FROM pg_stat_activity WHERE application_name = :name "
+                                      "AND pid <> pg_backend_pid()"), {"name": name}).scalars())
+
+
+def test_a_kept_connection_serves_every_request_and_is_dropped_after_an_error(pg_schema_url, tmp_path, monkeypatch):
+    from mdm.services import lookup as lookup_svc
+
+    with _named_api(pg_schema_url, tmp_path, TESTING=False, CLIENT_CACHE_SECONDS=60,
+                    API_KEEP_CONNECTION=True) as (store, app, name, post):
+        client = app.test_client()
+        key = make_key(store, "all", name="golden-reader")
+
+        def lookup() -> int:
+            return post().status_code
+
+        assert lookup() == 200
+        gid = post().get_json()["results"][0]["id"]
+        kept = app.extensions["mdm_api_kept"].conn
+        first = _backend_pids(store, name)
+        for _ in range(5):
+            assert lookup() == 200
+            assert client.get(f"/api/v1/golden/{gid}", headers=bearer(key)).status_code == 200
+            assert post(type="phone", value="+358 40 000 0000").status_code == 404
+        assert app.extensions["mdm_api_kept"].conn is kept
+        assert _backend_pids(store, name) == first  # no new server session (the key check used the pool)
+        assert store.autocommit_engine.pool.checkedout() == 1
+
+        def broken(*_a, **_k):  # an unexpected failure inside the request
+            raise RuntimeError("boom")
+
+        monkeypatch.setattr(lookup_svc, "lookup", broken)
+        assert lookup() == 500
+        assert app.extensions["mdm_api_kept"].conn is None  # nothing assumed about it after an error
+        assert store.autocommit_engine.pool.checkedout() == 0
+        monkeypatch.undo()
+        assert lookup() == 200
+        assert app.extensions["mdm_api_kept"].conn is not kept
+
+
+def test_mdm_serve_keeps_the_read_connection_of_its_sync_workers(tmp_path, monkeypatch):
+    from stewardship_ui.serve import MdmServer, gunicorn_options
+
+    monkeypatch.setenv("MDM_DATABASE_URL", f"sqlite:///{tmp_path / 'mdm.sqlite'}")
+    monkeypatch.setenv("MDM_VAR_DIR", str(tmp_path / "var"))
+    server = MdmServer(gunicorn_options("127.0.0.1", 0, 2), None)
+    assert server.load().config["API_KEEP_CONNECTION"] is True
+    server.cfg.set("threads", 4)  # gthread: several requests at once per worker
+    assert server.load().config["API_KEEP_CONNECTION"] is False
+
+
+JSON_DOCS = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.text(max_size=6),
+                                   st.floats(allow_nan=False, allow_infinity=False)),
+                         lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                 st.dictionaries(st.text(max_size=4), inner, max_size=3)),
+                         max_leaves=8)
+RAW_BODIES = st.one_of(
+    JSON_DOCS.map(lambda d: __import__("json").dumps(d).encode()),
+    st.sampled_from([b"", b"{", b'{"type": NaN}', b'{"value": "\\ud800"}', b'{"value": "\\ud800x"}',
+                     '{"type": "hetu"}'.encode("utf-16"), b"\xff\xfe{}", b'{"a": 1} x', b"[1, 2]", b'"s"',
+                     b'{"a": 1, "a": 2}', b"  {}  ", b"null"]),
+    st.binary(max_size=12))
+
+
+@settings(max_examples=400, deadline=None)
+@given(RAW_BODIES, st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain",
+                                    "application/problem+json", None]))
+def test_request_json_reads_what_get_json_reads(body, content_type):
+    import math
+
+    from stewardship_ui.json_provider import request_json
+
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "k", "ACCESS_LOG_KEY": "k"})
+    kw = {"method": "POST", "data": body, "content_type": content_type}
+    with app.test_request_context("/", **kw):
+        ours = request_json()
+    with app.test_request_context("/", **kw):
+        flasks = request.get_json(silent=True)
+
+    def same(a, b) -> bool:  # type: ignore[no-untyped-def]
+        if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+            return True
+        if isinstance(a, dict) and isinstance(b, dict):
+            return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+        if isinstance(a, list) and isinstance(b, list):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return type(a) is type(b) and a == b
+
+    assert same(ours, flasks)
+
+
+def test_request_json_without_a_length_or_beyond_the_limit_goes_flasks_way():
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    from stewardship_ui.json_provider import request_json
+
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "k", "ACCESS_LOG_KEY": "k"})
+    big = b'{"value": "' + b"x" * (64 * 1024) + b'"}'
+    with app.test_request_context("/", method="POST", data=big, content_type="application/json"):
+        with pytest.raises(RequestEntityTooLarge):
+            request_json()
+    import io
+
+    answers = []
+    for read in (request_json, lambda: request.get_json(silent=True)):
+        environ = {"wsgi.input_terminated": True}  # a server that de-chunks the body itself
+        with app.test_request_context("/", method="POST", input_stream=io.BytesIO(b'{"type": "phone"}'),
+                                      content_type="application/json", headers={"Transfer-Encoding": "chunked"},
+                                      environ_overrides=environ):
+            assert request.content_length is None
+            answers.append(read())
+    assert answers == [{"type": "phone"}] * 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON_DOCS)
+def test_json_response_is_jsonify(doc):
+    from flask import jsonify
+
+    from stewardship_ui.json_provider import json_response
+
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "k", "ACCESS_LOG_KEY": "k"})
+    with app.test_request_context("/"):
+        ours, flasks = json_response(doc), jsonify(doc)
+        assert ours.get_data() == flasks.get_data()
+        assert ours.mimetype == flasks.mimetype == "application/json"
+        assert ours.status_code == flasks.status_code == 200

@@ -210,3 +210,29 @@ def test_a_read_ahead_that_cannot_start_leaves_the_pull_to_read_everything(demo,
     assert prefetcher.pool is None and not prefetcher.futures
     report = pull(store, load_config(demo / "mdm.toml"))
     assert [(r.status, r.unchanged) for r in report.sources] == [("ok", r.read) for r in first.sources]
+
+
+def test_a_prefetched_source_pickles_back_item_for_item():
+    # Unchanged verdicts travel packed as two lists of strings; everything else as it is, in place.
+    import pickle
+    from datetime import datetime, timezone
+
+    from connectors.base import StoredRecord
+    from mdm._typing import RejectedRow, SourceRecordIn
+
+    at = datetime(2026, 11, 30, tzinfo=timezone.utc)
+    items = [
+        pull_prefetch.CheckedStored("a", None, None, None, "h1"),
+        SourceRecordIn(source_id="new", birth_date="2001-02-03", raw={"x": 1}),
+        pull_prefetch.CheckedStored("b", None, None, None, "h2"),
+        pull_prefetch.CheckedStored("dup", {"raw": 1}, "f.csv:3", None, "h3"),  # a duplicate keeps its payload
+        pull_prefetch.CheckedStored("c", None, "f.csv:9", at, "h4"),
+        StoredRecord("s", None, None, at),
+        RejectedRow("f.csv:7", "unparseable CSV", "x,y"),
+        pull_prefetch.CheckedStored("d", None, None, None, "h5"),
+    ]
+    for given in (items, [], None):
+        pre = pull_prefetch.Prefetched(items=given, new_watermark="w", warnings=["one"], expect=(3, "x"))
+        back = pickle.loads(pickle.dumps(pre))
+        assert back == pre
+        assert [type(i) for i in back.items or []] == [type(i) for i in given or []]

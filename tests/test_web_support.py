@@ -47,6 +47,8 @@ def app(store: Store, tmp_path: Path) -> Iterator[Flask]:
         "ACCESS_LOG_KEY": ACCESS_KEY,
         # Revocation must show at once in tests; production caches for seconds.
         "CLIENT_CACHE_SECONDS": 0,
+        # As under `mdm serve` (sync workers); the per-request connection has its own tests.
+        "API_KEEP_CONNECTION": True,
     })
     yield application
 

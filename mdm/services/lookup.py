@@ -30,6 +30,7 @@ are different lookups.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from operator import itemgetter
@@ -98,11 +99,17 @@ class View:
 
     @classmethod
     def from_scopes(cls, scopes: Scopes) -> View:
-        return cls(scopes.attribute_groups, scopes.identifier_types, scopes.hetu)
+        return _view_of(cls, scopes)
 
     @property
     def health(self) -> bool:
         return "health" in self.groups
+
+
+@functools.lru_cache(maxsize=1024)
+def _view_of(cls: type[View], scopes: Scopes) -> View:
+    # Every API request asks for its client's view; clients are few and their scopes immutable.
+    return cls(scopes.attribute_groups, scopes.identifier_types, scopes.hetu)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,6 +55,22 @@ def _server_hung_up(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
     readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
     if readable:
         raise DisconnectionError("the server closed the connection")
+
+
+def connection_alive(conn: Connection) -> bool:
+    """The socket check of :func:`_server_hung_up` for a connection kept out of the pool (PostgreSQL).
+
+    False for an invalidated or closed connection; other databases: True.
+    """
+    if conn.closed or conn.invalidated:
+        return False
+    if conn.dialect.name != "postgresql":
+        return True
+    try:
+        _server_hung_up(conn.connection.driver_connection, None, None)
+    except DisconnectionError:
+        return False
+    return True
 
 
 Liveness = Literal["query", "socket"]
