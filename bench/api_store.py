@@ -381,9 +381,13 @@ def load(conninfo: str, schema: str, golden: int, model_document: dict[str, Any]
                 "VALUES (1, now(), %s, %s, true)", (model_document["settings_fingerprint"], Jsonb(model_document)))
     cur.execute("SET session_replication_role = origin")
     conn.commit()
-    for table in ("source_record", "identifier", "golden_record", "golden_link", "match_feature"):
-        cur.execute(f"ANALYZE {table}")
-    conn.commit()
+    # VACUUM as well as ANALYZE: a store in use has been vacuumed (hint bits set, visibility
+    # map built); freshly copied rows are not, and the first read of every page would set its
+    # hint bits and dirty it - measured: lookup 0.75-0.98 ms of database CPU against 0.55 after.
+    conn.autocommit = True
+    for table in ("source_record", "identifier", "golden_record", "golden_link", "golden_relation",
+                  "match_feature", "access_log"):
+        cur.execute(f"VACUUM (ANALYZE) {table}")
     conn.close()
     progress(f"  store ready: {person_no:,} golden records, {rid:,} source records, {iid:,} identifiers "
              f"({time.monotonic() - started:.0f} s)")
