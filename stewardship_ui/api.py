@@ -120,9 +120,8 @@ def api_db() -> Connection:
 
 def _drop(kept: Any) -> None:
     conn, kept.conn = kept.conn, None
-    try:
+    if not conn.closed:
         conn.invalidate()  # the pool forgets the DBAPI connection rather than reusing it
-    finally:
         conn.close()
 
 

@@ -351,6 +351,9 @@ def test_a_kept_connection_serves_every_request_and_is_dropped_after_an_error(pg
         monkeypatch.undo()
         assert lookup() == 200
         assert app.extensions["mdm_api_kept"].conn is not kept
+        app.extensions["mdm_api_kept"].conn.close()  # closed behind its back: replaced, not reused
+        assert lookup() == 200
+        assert not app.extensions["mdm_api_kept"].conn.closed
 
 
 def test_mdm_serve_keeps_the_read_connection_of_its_sync_workers(tmp_path, monkeypatch):
