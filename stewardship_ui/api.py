@@ -98,8 +98,8 @@ def api_db() -> Connection:
     With ``API_KEEP_CONNECTION`` (set by ``mdm serve``: a gunicorn sync worker
     runs one request at a time on one thread) the connection stays checked out
     for the thread's life instead of going back to the pool after every
-    request: the checkout and checkin were a tenth of a lookup's CPU in the
-    worker. Before each request the kept connection gets the same socket check
+    request: in a py-spy profile of a worker, checkout and checkin were about
+    a tenth of the lookup view's time. Before each request the kept connection gets the same socket check
     the pool would make at checkout (:func:`mdm.store.db.connection_alive`).
     """
     conn: Connection | None = g.get("api_db")
