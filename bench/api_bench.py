@@ -77,11 +77,15 @@ def model_document() -> dict[str, Any]:
     return model.to_document()
 
 
+#: Bumped when the synthesised store changes (2: guardian relations), so an older one is built again.
+STORE_FORMAT = 2
+
+
 def _schema_ready(admin: Any, schema: str, golden: int) -> bool:
     with admin.connect() as conn:
         comment = conn.execute(text("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace "
                                     "WHERE nspname = :s"), {"s": schema}).scalar()
-    return comment == f"pat-mdm api bench: {golden} golden records, complete"
+    return comment == f"pat-mdm api bench: {golden} golden records, complete, format {STORE_FORMAT}"
 
 
 def ensure_store(base: str, golden: int, rebuild: bool) -> tuple[str, Path]:
@@ -118,7 +122,7 @@ def ensure_store(base: str, golden: int, rebuild: bool) -> tuple[str, Path]:
         samples.write_text(json.dumps(_requests(pop, found, golden), ensure_ascii=False), encoding="utf-8")
         with admin.begin() as conn:
             conn.execute(text(f"COMMENT ON SCHEMA \"{schema}\" IS "
-                              f"'pat-mdm api bench: {golden} golden records, complete'"))
+                              f"'pat-mdm api bench: {golden} golden records, complete, format {STORE_FORMAT}'"))
         return url, samples
     finally:
         admin.dispose()

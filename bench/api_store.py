@@ -8,7 +8,9 @@ temporary HETU now and then). Every record goes through the real
 ``rules.standardise_record`` and ``matching.features.record_features``; the
 holder counts are the batch's (``matching.features._holders`` per value); golden attributes come
 from the real survivorship. What is *not* real: the clustering - each person's
-records are simply linked to one golden record, as a perfect reconcile would.
+records are simply linked to one golden record, as a perfect reconcile would -
+and the relations: the household's adults are written as ``guardian_of``
+each of its minors, as reconciliation lifts the school's guardian links.
 Names follow a long-tailed distribution over ~15,000 surnames (the most common
 ~0.7 % of people, like Korhonen in Finland) and ~200 given names, birth dates
 spread over a century and ~400 postal codes, so blocking groups have
@@ -155,9 +157,10 @@ class Population:
                     sex = rnd.choice(("male", "female"))
                 birth = date(year, 1, 1) + timedelta(days=rnd.randrange(365))
                 members.append(self._person(sex, birth, own))
-            for p in members:
+            for i, p in enumerate(members):
                 p["address"], p["landline"] = addr, landline
                 p["parent_mobile"] = members[0]["mobile"] if p is not members[0] else None
+                p["position"] = i  # 0 and 1: the adults (guardians of the household's minors)
             made += size
             yield members
 
@@ -306,15 +309,18 @@ def load(conninfo: str, schema: str, golden: int, model_document: dict[str, Any]
         "AND tablename IN ('source_record', 'identifier', 'golden_record', 'golden_link', 'match_feature')").fetchall()
     for index, _definition in plain:
         cur.execute(f'DROP INDEX "{index}"')
-    rid, iid, person_no = 0, 0, 0
+    rid, iid, person_no, relations = 0, 0, 0, 0
     sr_cols = ("id, source_system_id, source_id, kind, standardised, raw, content_hash, version, "
                "source_updated_at, first_seen, last_seen")
     conn.commit()
-    streams = [_connect(conninfo, schema) for _ in range(5)]
+    streams = [_connect(conninfo, schema) for _ in range(6)]
+    guardians: list[str] = []  # golden ids of the current household's adults
     with streams[0].cursor() as c1, streams[1].cursor() as c2, streams[2].cursor() as c3, \
             streams[3].cursor() as c4, c4.copy("COPY golden_link (source_record_id, golden_id, kind, since) "
                                                "FROM STDIN") as gl, \
             streams[4].cursor() as c5, c5.copy("COPY bench_holder_stage FROM STDIN") as stage, \
+            streams[5].cursor() as c6, c6.copy("COPY golden_relation (type, subject_golden_id, object_golden_id, "
+                                               "since) FROM STDIN") as rel, \
             c1.copy(f"COPY source_record ({sr_cols}) FROM STDIN") as sr, \
             c2.copy("COPY identifier (id, source_record_id, type, value, raw_value, quality, error, status, "
                     "valid_from, valid_to) FROM STDIN") as ident, \
@@ -322,6 +328,15 @@ def load(conninfo: str, schema: str, golden: int, model_document: dict[str, Any]
                     "FROM STDIN") as gold:
         for person_no, p, records, entry in people(pop, sample_every):
             gid = golden_id(person_no)
+            # Guardian relations as reconciliation lifts them from the school's guardian links.
+            if p["position"] == 0:
+                guardians = []
+            if p["position"] < 2 and p["age"] >= 18:
+                guardians.append(gid)
+            elif p["position"] >= 2 and p["age"] < 18:
+                for guardian in guardians:
+                    rel.write_row(("guardian_of", guardian, gid, NOW))
+                    relations += 1
             members, idents, written = [], set(), []
             for src, rec in records:
                 rid += 1
@@ -389,6 +404,6 @@ def load(conninfo: str, schema: str, golden: int, model_document: dict[str, Any]
                   "match_feature", "access_log"):
         cur.execute(f"VACUUM (ANALYZE) {table}")
     conn.close()
-    progress(f"  store ready: {person_no:,} golden records, {rid:,} source records, {iid:,} identifiers "
-             f"({time.monotonic() - started:.0f} s)")
+    progress(f"  store ready: {person_no:,} golden records, {rid:,} source records, {iid:,} identifiers, "
+             f"{relations:,} guardian relations ({time.monotonic() - started:.0f} s)")
     return pop, samples

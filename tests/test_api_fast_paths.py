@@ -357,14 +357,56 @@ def test_a_kept_connection_serves_every_request_and_is_dropped_after_an_error(pg
 
 
 def test_mdm_serve_keeps_the_read_connection_of_its_sync_workers(tmp_path, monkeypatch):
+    from stewardship_ui import serve
     from stewardship_ui.serve import MdmServer, gunicorn_options
 
+    settled: list[int] = []
+    # Not in the test process itself: freezing pytest's heap would outlive this test.
+    monkeypatch.setattr(serve, "settle_heap", lambda: settled.append(1))
     monkeypatch.setenv("MDM_DATABASE_URL", f"sqlite:///{tmp_path / 'mdm.sqlite'}")
     monkeypatch.setenv("MDM_VAR_DIR", str(tmp_path / "var"))
     server = MdmServer(gunicorn_options("127.0.0.1", 0, 2), None)
-    assert server.load().config["API_KEEP_CONNECTION"] is True
+    app = server.load()
+    assert app.config["API_KEEP_CONNECTION"] is True
+    # Each worker settles its heap once it is built, and again after each new match-on-entry model.
+    assert settled == [1]
+    app.extensions["mdm_resolve_models"].on_new_model()
+    assert settled == [1, 1]
     server.cfg.set("threads", 4)  # gthread: several requests at once per worker
     assert server.load().config["API_KEEP_CONNECTION"] is False
+
+
+SETTLE_HEAP = """
+import gc, weakref
+from stewardship_ui.serve import settle_heap
+
+class Node:
+    pass
+
+a = Node()
+a.self = a  # a cycle: only the cyclic collector frees it
+alive = weakref.ref(a)
+tracked = len(gc.get_objects())
+settle_heap()
+assert gc.get_freeze_count() >= tracked // 2, (gc.get_freeze_count(), tracked)
+assert len(gc.get_objects()) < 1000  # what a full collection walks from now on
+del a
+gc.collect()
+assert alive() is not None  # frozen: full collections pass it by
+settle_heap()  # (after a new model) unfreeze, collect, freeze again
+assert alive() is None
+print("settled", tracked)
+"""
+
+
+def test_settle_heap_exempts_what_is_alive_from_full_collections_until_the_next_settle():
+    import subprocess
+    import sys
+
+    # A process of its own: gc.freeze is process-wide.
+    out = subprocess.run([sys.executable, "-c", SETTLE_HEAP], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("settled ")
 
 
 JSON_DOCS = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.text(max_size=6),

@@ -45,15 +45,20 @@ def test_before_any_reconciliation_everything_is_new(sqlite_store, tmp_path):
 
 def test_model_cache_picks_up_a_new_model(tmp_path_factory, tmp_path):
     store = copy_store(build_demo(tmp_path_factory.getbasetemp()), tmp_path)
-    cache = R.ModelCache(ttl=0)
+    loads: list[int] = []
+    cache = R.ModelCache(ttl=0, on_new_model=lambda: loads.append(cache._loaded.version))
     with store.session() as s:
         first = cache.get(s)
+        assert cache.get(s) is not first and cache.get(s).scorer is first.scorer  # re-checked, not reloaded
+        assert loads == [first.version]
         doc = s.scalar(select(m.MatchingModel.document).where(m.MatchingModel.version == first.version))
         s.execute(update(m.MatchingModel).values(active=False))
         s.add(m.MatchingModel(version=first.version + 1, settings_fingerprint=doc["settings_fingerprint"],
                               document={**doc, "version": first.version + 1}, active=True))
     with store.session() as s:
         assert cache.get(s).version == first.version + 1
+        assert cache.get(s).version == first.version + 1
+    assert loads == [first.version, first.version + 1]  # called once per model, after it is in place
     slow = R.ModelCache(ttl=3600)
     with store.session() as s:
         loaded = slow.get(s)

@@ -36,7 +36,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import Integer, String, column, func, select, text
 from sqlalchemy.orm import Session
@@ -79,10 +79,16 @@ class _Loaded:
 
 
 class ModelCache:
-    """The active model's scorer and the source connectors, re-checked every ``ttl`` seconds."""
+    """The active model's scorer and the source connectors, re-checked every ``ttl`` seconds.
 
-    def __init__(self, ttl: float = 5.0) -> None:
+    ``on_new_model`` is called (under the cache's lock) after a model was
+    loaded and the previous one, if any, let go: ``mdm serve`` uses it to
+    settle the worker's heap (stewardship_ui/serve.py).
+    """
+
+    def __init__(self, ttl: float = 5.0, on_new_model: Callable[[], None] | None = None) -> None:
         self.ttl = ttl
+        self.on_new_model = on_new_model
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
 
@@ -97,7 +103,9 @@ class ModelCache:
             if version is None:
                 return None  # not cached: the first reconciliation is looked for at every call
             connectors = dict(s.execute(select(m.SourceSystem.name, m.SourceSystem.connector)).all())
+            new_model = False
             if loaded is None or loaded.version != version:
+                new_model = True
                 doc = s.scalar(select(m.MatchingModel.document).where(m.MatchingModel.version == version))
                 model = TrainedModel.from_document(doc)
                 if model.fingerprint != settings_fingerprint():
@@ -106,6 +114,9 @@ class ModelCache:
             else:
                 loaded = _Loaded(loaded.version, loaded.scorer, connectors, now)
             self._loaded = loaded
+            if new_model and self.on_new_model is not None:
+                del doc, model  # only the cache holds the new model now; the old one is garbage
+                self.on_new_model()
             return loaded
 
 
