@@ -16,6 +16,12 @@ now and then) and of strangers (1 in 5).
 
 Goals (issue): lookup >= 50 % of hello-world requests/s, lookup p99 <= 10 ms,
 resolve p50 <= 20 ms and p99 <= 50 ms, on 1,000,000 golden records.
+
+Then (unless ``--no-floor``) the same app under the same server setup with
+two bench-only endpoints (:mod:`bench.api_floor`), each against that server's
+own ping: one database round trip (``SELECT 1``), and the least a lookup can
+do - floors that say whether the ratio goal is within reach of the
+architecture on the machine at hand.
 """
 from __future__ import annotations
 
@@ -219,48 +225,18 @@ def _api_key(url: str) -> str:
         store.dispose()
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench api --")
-    parser.add_argument("--golden", type=int, default=1_000_000, help="golden records in the store")
-    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per endpoint")
-    parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured seconds per endpoint first")
-    parser.add_argument("--connections", type=int, default=2, help="concurrent connections (default: one per worker)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
-    parser.add_argument("--rebuild", action="store_true", help="synthesise the store again")
-    parser.add_argument("--build-only", action="store_true", help="make (or check) the store, measure nothing")
-    args = parser.parse_args(argv)
-    base = os.environ.get("MDM_BENCH_DATABASE_URL", DEFAULT_URL)
-    url, samples_file = ensure_store(base, args.golden, args.rebuild)
-    if args.build_only:
-        return 0
-    samples = json.loads(samples_file.read_text(encoding="utf-8"))
-    wrk = api_load.find_wrk(install=args.client != "python") if args.client != "python" else None
-    client = "wrk" if wrk else "python"
-    if args.client == "wrk" and not wrk:
-        print("wrk is not available; using the asyncio client", flush=True)
-    key = _api_key(url)
-    auth = {"Authorization": f"Bearer {key}", "X-Purpose": "benchmark", "Content-Type": "application/json"}
-    endpoints = [
-        api_load.Endpoint("ping (hello-world)", "GET", "/api/v1/ping", {}, []),
-        api_load.Endpoint("lookup", "POST", "/api/v1/lookup", auth, [api_load.as_json(b) for b in samples["lookup"]]),
-        api_load.Endpoint("resolve", "POST", "/api/v1/resolve", auth,
-                          [api_load.as_json(b) for b in samples["resolve"]]),
-    ]
-    run_dir = CACHE / "api-run"
-    run_dir.mkdir(parents=True, exist_ok=True)
+def _serve_and_measure(command: list[str], endpoints: list[api_load.Endpoint], env: dict[str, str], run_dir: Path,
+                       log_path: Path, args: Any, client: str, wrk: str | None,
+                       ) -> tuple[list[api_load.Result], dict[str, tuple[float, float, float]]]:
+    """Start ``command --host --port --workers`` (the production server setup) and measure each endpoint on it."""
     port = _free_port()
-    env = {**os.environ, "MDM_DATABASE_URL": url, "MDM_VAR_DIR": str(run_dir / "var"),
-           "MDM_SECRET_KEY": "bench-secret", "MDM_ACCESS_LOG_KEY": "bench-access-log-key"}
-    mdm = shutil.which("mdm", path=str(Path(sys.executable).parent)) or "mdm"
-    log_path = run_dir / "serve.log"
-    load_before = os.getloadavg()
+    results, cpu = [], {}
     with open(log_path, "w") as log:
-        server = subprocess.Popen([mdm, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
-                                   str(args.workers)], cwd=run_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port), "--workers",
+                                   str(args.workers)], cwd=run_dir, env={**env, "PYTHONPATH": _repo_path(env)},
+                                  stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_up(port, server)
-            results, cpu = [], {}
             for ep in endpoints:
                 print(f"{ep.name}: {args.warmup:.0f} s warm-up, {args.seconds:.0f} s measured, "
                       f"{args.connections} connections ({client}) ...", flush=True)
@@ -285,12 +261,75 @@ def main(argv: list[str]) -> int:
                 server.wait(30)
             except subprocess.TimeoutExpired:
                 server.kill()
+    return results, cpu
+
+
+def _repo_path(env: dict[str, str]) -> str:
+    # `python -m bench.api_floor` runs in the run folder: the checkout holding bench/ goes on the path.
+    root = str(Path(__file__).resolve().parent.parent)
+    return os.pathsep.join([root, env["PYTHONPATH"]]) if env.get("PYTHONPATH") else root
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench api --")
+    parser.add_argument("--golden", type=int, default=1_000_000, help="golden records in the store")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per endpoint")
+    parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured seconds per endpoint first")
+    parser.add_argument("--connections", type=int, default=2, help="concurrent connections (default: one per worker)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--rebuild", action="store_true", help="synthesise the store again")
+    parser.add_argument("--build-only", action="store_true", help="make (or check) the store, measure nothing")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the floor endpoints (bench/api_floor.py: what any lookup design pays)")
+    args = parser.parse_args(argv)
+    base = os.environ.get("MDM_BENCH_DATABASE_URL", DEFAULT_URL)
+    url, samples_file = ensure_store(base, args.golden, args.rebuild)
+    if args.build_only:
+        return 0
+    samples = json.loads(samples_file.read_text(encoding="utf-8"))
+    wrk = api_load.find_wrk(install=args.client != "python") if args.client != "python" else None
+    client = "wrk" if wrk else "python"
+    if args.client == "wrk" and not wrk:
+        print("wrk is not available; using the asyncio client", flush=True)
+    key = _api_key(url)
+    auth = {"Authorization": f"Bearer {key}", "X-Purpose": "benchmark", "Content-Type": "application/json"}
+    endpoints = [
+        api_load.Endpoint("ping (hello-world)", "GET", "/api/v1/ping", {}, []),
+        api_load.Endpoint("lookup", "POST", "/api/v1/lookup", auth, [api_load.as_json(b) for b in samples["lookup"]]),
+        api_load.Endpoint("resolve", "POST", "/api/v1/resolve", auth,
+                          [api_load.as_json(b) for b in samples["resolve"]]),
+    ]
+    run_dir = CACHE / "api-run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "MDM_DATABASE_URL": url, "MDM_VAR_DIR": str(run_dir / "var"),
+           "MDM_SECRET_KEY": "bench-secret", "MDM_ACCESS_LOG_KEY": "bench-access-log-key"}
+    mdm = shutil.which("mdm", path=str(Path(sys.executable).parent)) or "mdm"
+    log_path = run_dir / "serve.log"
+    load_before = os.getloadavg()
+    results, cpu = _serve_and_measure([mdm, "serve"], endpoints, env, run_dir, log_path, args, client, wrk)
+    floors: list[api_load.Result] = []
+    if not args.no_floor:
+        floor_eps = [
+            api_load.Endpoint("floor: ping", "GET", "/api/v1/ping", {}, []),
+            api_load.Endpoint("floor: ping + SELECT 1", "GET", "/bench-floor/select1", {}, []),
+            api_load.Endpoint("floor: least lookup", "POST", "/bench-floor/lookup", auth,
+                              [api_load.as_json(b) for b in samples["lookup"]]),
+        ]
+        floors, floor_cpu = _serve_and_measure([sys.executable, "-m", "bench.api_floor"], floor_eps, env, run_dir,
+                                               run_dir / "serve-floor.log", args, client, wrk)
+        cpu.update(floor_cpu)
     by = {r.endpoint.split()[0]: r for r in results}
     ratio = by["lookup"].rps / by["ping"].rps if by["ping"].rps else 0.0
-    rows = [{"endpoint": r.endpoint, "requests": r.requests, "req/s": f"{r.rps:,.0f}", "p50 ms": f"{r.p50_ms:.2f}",
-             "p99 ms": f"{r.p99_ms:.2f}", "non-2xx": r.non_2xx, "app CPU ms/req": f"{cpu[r.endpoint][0]:.2f}",
-             "db CPU ms/req": f"{cpu[r.endpoint][1]:.2f}", "other CPU": f"{cpu[r.endpoint][2]:.0%}"}
-            for r in results]
+    floor_ping = floors[0].rps if floors else 0.0
+
+    def row(r: api_load.Result, ping_rps: float) -> dict[str, Any]:
+        return {"endpoint": r.endpoint, "requests": r.requests, "req/s": f"{r.rps:,.0f}",
+                "of ping": f"{r.rps / ping_rps:.0%}" if ping_rps else "-", "p50 ms": f"{r.p50_ms:.2f}",
+                "p99 ms": f"{r.p99_ms:.2f}", "non-2xx": r.non_2xx, "app CPU ms/req": f"{cpu[r.endpoint][0]:.2f}",
+                "db CPU ms/req": f"{cpu[r.endpoint][1]:.2f}", "other CPU": f"{cpu[r.endpoint][2]:.0%}"}
+
+    rows = [row(r, by["ping"].rps) for r in results] + [row(r, floor_ping) for r in floors]
     checks = {
         "lookup req/s >= 50% of hello-world": (ratio >= GOALS["lookup_vs_ping"], f"{ratio:.0%}"),
         "lookup p99 <= 10 ms": (by["lookup"].p99_ms <= GOALS["lookup_p99_ms"], f"{by['lookup'].p99_ms:.2f} ms"),
@@ -301,10 +340,14 @@ def main(argv: list[str]) -> int:
     print(f"store: {args.golden:,} golden records, synthesised with bulk COPY (not a real reconcile); "
           f"gunicorn {args.workers} sync workers; client {client}, {args.connections} connections, "
           f"{args.seconds:.0f} s per endpoint; {os.cpu_count()} CPUs, load average before {load_before[0]:.2f}")
-    print(table(rows, ["endpoint", "requests", "req/s", "p50 ms", "p99 ms", "non-2xx", "app CPU ms/req",
+    print(table(rows, ["endpoint", "requests", "req/s", "of ping", "p50 ms", "p99 ms", "non-2xx", "app CPU ms/req",
                        "db CPU ms/req", "other CPU"]))
     print("app/db CPU: gunicorn workers' and all PostgreSQL processes' CPU per request; other CPU: the "
           "machine's CPU busy with anything else (another job) during the run, share of all CPUs")
+    if floors:
+        print("floor rows: the same app and server setup with bench/api_floor.py's endpoints (of ping: of its own "
+              "ping) - one database round trip, and the least a lookup can do (no access-log row, no identifiers, "
+              "sources or relations); what any lookup design on this architecture and machine pays at least")
     print(f"lookup / hello-world requests/s: {ratio:.0%}")
     for name, (ok, value) in checks.items():
         print(f"  {'met    ' if ok else 'NOT MET'}  {name}: {value}")
@@ -313,7 +356,9 @@ def main(argv: list[str]) -> int:
                         "load_before": load_before, "machine": platform.platform(),
                         "results": [{**r.__dict__, "rps": r.rps, "app_cpu_ms": cpu[r.endpoint][0],
                                      "db_cpu_ms": cpu[r.endpoint][1], "other_cpu_share": cpu[r.endpoint][2]}
-                                    for r in results], "lookup_vs_ping": ratio,
+                                    for r in results + floors], "lookup_vs_ping": ratio,
+                        "floors_vs_floor_ping": {r.endpoint: r.rps / floor_ping for r in floors[1:]} if floor_ping
+                        else {},
                         "goals_met": {k: v[0] for k, v in checks.items()}})
     print(f"saved {path}; server log {log_path}")
     return 0

@@ -99,10 +99,12 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
     }
 
 
-def run(config: Config, *, host: str, port: int, workers: int) -> None:
+def run(config: Config, *, host: str, port: int, workers: int,
+        server_class: type[MdmServer] = MdmServer) -> None:
+    """Serve until stopped; ``server_class`` lets the API bench add its floor endpoints (bench/api_floor.py)."""
     # Make the key files before forking, so the workers all read the same keys.
     load_or_create_key(config.var_dir / SECRET_KEY_FILE, "MDM_SECRET_KEY")
     load_or_create_key(config.var_dir / ACCESS_LOG_KEY_FILE, "MDM_ACCESS_LOG_KEY")
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactingFilter())
-    MdmServer(gunicorn_options(host, port, workers), str(config.path) if config.path else None).run()
+    server_class(gunicorn_options(host, port, workers), str(config.path) if config.path else None).run()
