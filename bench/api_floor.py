@@ -46,7 +46,8 @@ from stewardship_ui.json_provider import json_response, request_json
 bp = Blueprint("bench_floor", __name__, url_prefix="/bench-floor")
 
 _SELECT1 = text("SELECT 1")
-# Identifier -> link -> golden record; of the lookup's rules only the HETU quality one is kept.
+# Identifier -> link -> golden record. The lookup's identifier rules reduced to one type and
+# "not invalid" (no HETU quality rule, no Kela card as HETU evidence), live golden records only.
 _HOLDERS = text(
     "SELECT gr.id, gr.kind, gr.status, gr.redirect_to, gr.attributes FROM identifier i "
     "JOIN golden_link gl ON gl.source_record_id = i.source_record_id "
